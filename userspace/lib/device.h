@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Creating an rcache device: probe the origin, check the cache, load. */
+#ifndef RCACHE_DEVICE_H
+#define RCACHE_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dm.h"
+#include "error.h"
+
+#define RC_DM_UUID_PREFIX "RCACHE-"
+
+struct rc_create_opts {
+	const char *name;
+	const char *origin;
+	const char *cache;
+	uint64_t block_size;		/* bytes; 0: 1 MiB */
+	uint32_t daemon_timeout;	/* seconds; 0: kernel default */
+	bool fail_fast;
+};
+
+int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
+		     dev_t *dev, struct rc_err *err);
+
+/* Size and logical block size of a block device that nobody holds. */
+int rc_cache_dev_probe(const char *path, dev_t *dev, uint64_t *bytes,
+		       unsigned int *lbs, struct rc_err *err);
+
+#endif

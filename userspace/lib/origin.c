@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "origin.h"
+
+int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, size))
+			return -errno;
+		snprintf(out, outlen, "size=%" PRIu64 ",dev=%u:%u", *size,
+			 major(st.st_rdev), minor(st.st_rdev));
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*size = st.st_size;
+	snprintf(out, outlen, "size=%" PRIu64 ",mtime=%lld.%09ld,ino=%" PRIu64,
+		 (uint64_t)st.st_size, (long long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec, (uint64_t)st.st_ino);
+	return 0;
+}
+
+static int probe_file(const char *url, const struct rc_url *u,
+		      struct rc_origin_info *info, struct rc_err *err)
+{
+	int fd = open(u->path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return rc_errf(err, errno, "origin %s: %s", url, strerror(errno));
+	r = rc_fd_identity(fd, &info->size, info->identity, sizeof(info->identity));
+	close(fd);
+	if (r == -EINVAL)
+		return rc_errf(err, EINVAL, "origin %s: not a regular file or block device", url);
+	if (r)
+		return rc_errf(err, -r, "origin %s: stat: %s", url, strerror(-r));
+	if (info->size == 0)
+		return rc_errf(err, EINVAL, "origin %s: is empty", url);
+	return 0;
+}
+
+int rc_origin_probe(const char *url, struct rc_origin_info *info,
+		    struct rc_err *err)
+{
+	struct rc_url u;
+
+	memset(info, 0, sizeof(*info));
+	if (rc_url_parse(url, &u, err))
+		return -EINVAL;
+	switch (u.kind) {
+	case RC_ORIGIN_FILE:
+		return probe_file(url, &u, info, err);
+	}
+	return rc_errf(err, EINVAL, "origin %s: unsupported", url);
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "status.h"
+#include "util.h"
+
+int rc_status_parse_info(const char *params, struct rc_status *st,
+			 struct rc_err *err)
+{
+	unsigned int block_sectors;
+	uint64_t hit_sectors, miss_sectors;
+	int n;
+
+	n = sscanf(params,
+		   "%u %" SCNu64 "/%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %15s",
+		   &block_sectors, &st->cached_blocks, &st->total_blocks,
+		   &st->read_hits, &st->read_misses, &hit_sectors, &miss_sectors,
+		   &st->fetches_inflight, &st->fetch_errors, st->daemon,
+		   &st->stale_replies, st->mode);
+	if (n != 12)
+		return rc_errf(err, EPROTO, "unrecognised rcache status: %s", params);
+	st->block_size = block_sectors * 512;
+	st->hit_bytes = hit_sectors * 512;
+	st->miss_bytes = miss_sectors * 512;
+	return 0;
+}
+
+/* /sys/dev/block/M:m/uevent names the device node. */
+static void resolve_dev(const char *majmin, char *out, size_t outlen)
+{
+	char path[128], line[256];
+	FILE *f;
+
+	snprintf(out, outlen, "%s", majmin);
+	snprintf(path, sizeof(path), "/sys/dev/block/%s/uevent", majmin);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "DEVNAME=", 8)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, outlen, "/dev/%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
+		  struct rc_err *err)
+{
+	struct rc_dm_table t;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	r = rc_dm_status(dm, name, true, &t, NULL, err);
+	if (r)
+		return r;
+	if (strcmp(t.type, RCACHE_TARGET_NAME)) {
+		rc_dm_table_free(&t);
+		return rc_errf(err, ENOTTY, "%s: not an rcache device (target %s)", name, t.type);
+	}
+	st->size_bytes = t.length * 512;
+	r = rc_table_parse(t.params, &st->table, err);
+	rc_dm_table_free(&t);
+	if (r)
+		return rc_err_prefix(err, "%s", name);
+	resolve_dev(st->table.cache_dev, st->cache_path, sizeof(st->cache_path));
+
+	r = rc_dm_status(dm, name, false, &t, NULL, err);
+	if (r)
+		return r;
+	r = rc_status_parse_info(t.params, st, err);
+	rc_dm_table_free(&t);
+	if (r)
+		return rc_err_prefix(err, "%s", name);
+	return 0;
+}
+
+static double cached_percent(const struct rc_status *st)
+{
+	return st->total_blocks ? 100.0 * st->cached_blocks / st->total_blocks : 0;
+}
+
+void rc_status_print_json(FILE *f, const struct rc_status *st)
+{
+	fprintf(f, "{\"name\":");
+	rc_json_string(f, st->name);
+	fprintf(f, ",\"origin\":");
+	rc_json_string(f, st->table.origin);
+	fprintf(f, ",\"cache_dev\":");
+	rc_json_string(f, st->cache_path);
+	fprintf(f, ",\"cache_devt\":");
+	rc_json_string(f, st->table.cache_dev);
+	fprintf(f, ",\"block_size\":%u,\"size_bytes\":%" PRIu64
+		",\"cached_blocks\":%" PRIu64 ",\"total_blocks\":%" PRIu64
+		",\"cached_percent\":%.2f"
+		",\"read_hits\":%" PRIu64 ",\"read_misses\":%" PRIu64
+		",\"hit_bytes\":%" PRIu64 ",\"miss_bytes\":%" PRIu64
+		",\"fetches_inflight\":%" PRIu64 ",\"fetch_errors\":%" PRIu64
+		",\"stale_replies\":%" PRIu64 ",\"daemon\":",
+		st->block_size, st->size_bytes, st->cached_blocks, st->total_blocks,
+		cached_percent(st), st->read_hits, st->read_misses, st->hit_bytes,
+		st->miss_bytes, st->fetches_inflight, st->fetch_errors,
+		st->stale_replies);
+	rc_json_string(f, st->daemon);
+	fprintf(f, ",\"mode\":");
+	rc_json_string(f, st->mode);
+	fprintf(f, ",\"daemon_timeout\":%u,\"fail_fast\":%s}",
+		st->table.daemon_timeout ? st->table.daemon_timeout : RCACHE_DEFAULT_DAEMON_TIMEOUT,
+		st->table.fail_fast ? "true" : "false");
+}
+
+void rc_status_print_text(FILE *f, const struct rc_status *st)
+{
+	char a[32], b[32], c[32];
+
+	fprintf(f, "%s:\n", st->name);
+	fprintf(f, "  origin:        %s\n", st->table.origin);
+	fprintf(f, "  cache device:  %s (%s)\n", st->cache_path, st->table.cache_dev);
+	fprintf(f, "  size:          %s in %" PRIu64 " blocks of %s\n",
+		rc_fmt_bytes(st->size_bytes, a, sizeof(a)), st->total_blocks,
+		rc_fmt_bytes(st->block_size, b, sizeof(b)));
+	fprintf(f, "  cached:        %" PRIu64 "/%" PRIu64 " blocks (%.1f%%)\n",
+		st->cached_blocks, st->total_blocks, cached_percent(st));
+	fprintf(f, "  reads:         %" PRIu64 " hits (%s), %" PRIu64 " misses (%s)\n",
+		st->read_hits, rc_fmt_bytes(st->hit_bytes, a, sizeof(a)),
+		st->read_misses, rc_fmt_bytes(st->miss_bytes, c, sizeof(c)));
+	fprintf(f, "  fetches:       %" PRIu64 " in flight, %" PRIu64 " errors\n",
+		st->fetches_inflight, st->fetch_errors);
+	fprintf(f, "  daemon:        %s\n", st->daemon);
+	fprintf(f, "  mode:          %s\n", st->mode);
+}

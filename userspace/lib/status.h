@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* An rcache device's status, from dm's table and status lines. */
+#ifndef RCACHE_STATUS_H
+#define RCACHE_STATUS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dm.h"
+#include "error.h"
+#include "table.h"
+
+struct rc_status {
+	char name[128];
+	uint64_t size_bytes;
+	struct rc_table table;
+	char cache_path[256];		/* /dev/NAME of table.cache_dev */
+	uint32_t block_size;		/* bytes */
+	uint64_t cached_blocks, total_blocks;
+	uint64_t read_hits, read_misses;
+	uint64_t hit_bytes, miss_bytes;
+	uint64_t fetches_inflight, fetch_errors, stale_replies;
+	char daemon[16];		/* connected | absent */
+	char mode[16];			/* ready | stale */
+};
+
+/* Parses the STATUSTYPE_INFO line (see README, "Status"). */
+int rc_status_parse_info(const char *params, struct rc_status *st,
+			 struct rc_err *err);
+/* Fills @st for device @name; ENOTTY-style error if it is not rcache. */
+int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
+		  struct rc_err *err);
+void rc_status_print_json(FILE *f, const struct rc_status *st);
+void rc_status_print_text(FILE *f, const struct rc_status *st);
+
+#endif
