@@ -132,7 +132,7 @@ int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
 	args->daemon_timeout = RCACHE_DEFAULT_DAEMON_TIMEOUT;
 
 	if (argc < 3) {
-		*error = "Invalid number of arguments: expected <cache_dev> <origin_url> <block_sectors> [<#opt_args> <opt_arg>...]";
+		*error = "Invalid number of arguments: need <cache_dev> <origin> <block_sectors>";
 		return -EINVAL;
 	}
 	args->cache_path = dm_shift_arg(&as);

@@ -526,7 +526,7 @@ static int rcache_nl_get_status(struct sk_buff *skb, struct genl_info *info)
 	l.skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!l.skb)
 		return -ENOMEM;
-	rcache_for_each_device(rcache_lookup_one, &l, 0);
+	rcache_visit_devices(rcache_lookup_one, &l, 0);
 	if (l.result) {
 		nlmsg_free(l.skb);
 		if (l.result == -ENODEV)
@@ -565,7 +565,7 @@ static int rcache_nl_dump_status(struct sk_buff *skb, struct netlink_callback *c
 {
 	struct rcache_dump dump = { .skb = skb, .cb = cb };
 
-	rcache_for_each_device(rcache_dump_one, &dump, cb->args[0]);
+	rcache_visit_devices(rcache_dump_one, &dump, cb->args[0]);
 	return skb->len;
 }
 
@@ -587,7 +587,7 @@ static int rcache_nl_set_state(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_DEV_ID) ||
 	    GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_STATE))
 		return -EINVAL;
-	r = rcache_for_each_device(rcache_set_state_one, info, 0);
+	r = rcache_visit_devices(rcache_set_state_one, info, 0);
 	if (r == 1)
 		return 0;
 	if (!r) {

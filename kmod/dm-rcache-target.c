@@ -84,8 +84,7 @@ struct rcache *rcache_find_by_id(u64 dev_id)
  * Calls @fn on every device whose id is >= @start_id, in id order, under the
  * registry lock, until @fn returns non-zero.
  */
-int rcache_for_each_device(int (*fn)(struct rcache *rc, void *arg),
-			   void *arg, u64 start_id)
+int rcache_visit_devices(rcache_device_fn fn, void *arg, u64 start_id)
 {
 	struct rcache *rc;
 	int r = 0;

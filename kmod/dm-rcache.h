@@ -7,6 +7,7 @@
 #define DM_RCACHE_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
 #include <linux/hashtable.h>
@@ -46,9 +47,9 @@ struct rcache_geometry {
 /* ------------------------------------------------------------------ */
 /* Per-block state word: the hit path reads it without a lock.         */
 
-#define RCACHE_MAP_VALID	(1U << 31)
-#define RCACHE_MAP_SLOT_MASK	((1U << 29) - 1)
-#define RCACHE_MAX_BLOCKS	(1ULL << 29)
+#define RCACHE_MAP_VALID	BIT(31)
+#define RCACHE_MAP_SLOT_MASK	(BIT(29) - 1)
+#define RCACHE_MAX_BLOCKS	BIT_ULL(29)
 
 struct rcache_fetch;
 
@@ -122,8 +123,8 @@ struct rcache_fetch {
 void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			   blk_status_t fail_status);
 struct rcache *rcache_find_by_id(u64 dev_id);
-int rcache_for_each_device(int (*fn)(struct rcache *rc, void *arg),
-			   void *arg, u64 start_id);
+typedef int (*rcache_device_fn)(struct rcache *rc, void *arg);
+int rcache_visit_devices(rcache_device_fn fn, void *arg, u64 start_id);
 void rcache_fill_origin_range(struct rcache *rc, u64 block, u64 *offset,
 			      u32 *length);
 u64 rcache_cache_offset(struct rcache *rc, u32 slot);

@@ -6,13 +6,14 @@
 # which the host counts.
 
 T=${RCACHE_TOP:?RCACHE_TOP not set}
-BIN=$T/build/bin
-TOOLS=$T/build/tools
+BIN=${RCACHE_BIN:-$T/build/bin}
+TOOLS_DIR=${RCACHE_TOOLS:-$T/build/tools}
+
 OUT=${RCACHE_OUT:-/tmp}
 RESULTS=$OUT/results
 LOGS=$OUT/logs
 mkdir -p "$LOGS"
-export PATH=$BIN:$TOOLS:$PATH
+export PATH=$BIN:$TOOLS_DIR:$PATH
 
 DAEMON_PID=
 
@@ -22,8 +23,10 @@ die() {
 }
 
 t_run() {
-	local name=$1 fn=$2 rc start
+	local name=$1 fn=$2 rc start mark
 	start=$(date +%s)
+	touch "$LOGS/rcached.log"
+	mark=$(wc -l <"$LOGS/rcached.log")
 	echo "=== $name"
 	(
 		set -eE -o pipefail
@@ -32,6 +35,15 @@ t_run() {
 	) 2>&1 | sed -u 's/^/    /' | tee "$LOGS/$name.log"
 	rc=${PIPESTATUS[0]}
 	t_teardown
+	# sanitizer reports from the daemon (ASan/UBSan builds) fail the test
+	if tail -n +"$((mark + 1))" "$LOGS/rcached.log" |
+		grep -E 'Sanitizer|runtime error:' >>"$LOGS/$name.log"; then
+		echo "  -> sanitizer report in rcached.log" >>"$LOGS/$name.log"
+		rc=1
+	fi
+	if grep -qE 'Sanitizer|runtime error:' "$LOGS/$name.log"; then
+		rc=1
+	fi
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS: $name ($(($(date +%s) - start))s)" | tee -a "$RESULTS"
 	else

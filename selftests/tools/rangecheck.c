@@ -121,5 +121,7 @@ int main(int argc, char **argv)
 	}
 	printf("rangecheck: %d threads x %s ranges: %ld mismatches, %ld errors\n", n, argv[4],
 	       bad, errs);
+	free(t);
+	free(jobs);
 	return bad || errs ? 1 : 0;
 }

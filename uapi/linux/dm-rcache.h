@@ -97,7 +97,7 @@ enum rcache_counter {
 };
 
 /* RCACHE_ATTR_FLAGS of a FETCH */
-#define RCACHE_FETCH_F_RESEND	(1U << 0)	/* sent before, daemon restarted */
+#define RCACHE_FETCH_F_RESEND	0x1	/* sent before, daemon restarted */
 
 /* RCACHE_ATTR_STATE: the device's mode, as dmsetup status prints it */
 enum rcache_state {
@@ -140,14 +140,14 @@ enum rcache_event {
 #define RCACHE_DATA_ALIGN		(1024 * 1024)
 
 /* Metadata pages per copy for a cache of @nr_slots slots. */
-static __inline__ __u64 rcache_md_pages(__u64 nr_slots)
+static inline __u64 rcache_md_pages(__u64 nr_slots)
 {
 	return (nr_slots + RCACHE_MD_ENTRIES_PER_PAGE - 1) /
 		RCACHE_MD_ENTRIES_PER_PAGE;
 }
 
 /* Byte offset of slot 0 on a cache device of @nr_slots slots. */
-static __inline__ __u64 rcache_data_start(__u64 nr_slots)
+static inline __u64 rcache_data_start(__u64 nr_slots)
 {
 	__u64 md_end = RCACHE_MD_OFFSET + (__u64)RCACHE_MD_COPIES *
 		rcache_md_pages(nr_slots) * RCACHE_MD_PAGE_SIZE;
@@ -157,13 +157,13 @@ static __inline__ __u64 rcache_data_start(__u64 nr_slots)
 }
 
 /* Cache device bytes needed for @nr_slots slots of @block_bytes. */
-static __inline__ __u64 rcache_bytes_needed(__u64 nr_slots, __u32 block_bytes)
+static inline __u64 rcache_bytes_needed(__u64 nr_slots, __u32 block_bytes)
 {
 	return rcache_data_start(nr_slots) + nr_slots * block_bytes;
 }
 
 /* The most slots of @block_bytes a cache device of @cache_bytes holds. */
-static __inline__ __u64 rcache_max_slots(__u64 cache_bytes, __u32 block_bytes)
+static inline __u64 rcache_max_slots(__u64 cache_bytes, __u32 block_bytes)
 {
 	__u64 slots, need;
 

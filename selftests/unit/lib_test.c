@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Unit tests of librcache's pure parts. */
+#include <stdlib.h>
+
+#include "lib/status.h"
+#include "lib/table.h"
+#include "lib/url.h"
+#include "lib/util.h"
+#include "unit.h"
+
+static void url_file(void)
+{
+	struct rc_url u;
+	struct rc_err e;
+
+	CHECK(rc_url_parse("file:///data/img", &u, &e) == 0);
+	CHECK(u.kind == RC_ORIGIN_FILE);
+	CHECK_STR(u.path, "/data/img");
+	CHECK(rc_url_parse("file:///data/my%20img", &u, &e) == 0);
+	CHECK_STR(u.path, "/data/my img");
+}
+
+static void url_bad(void)
+{
+	struct rc_url u;
+	struct rc_err e;
+
+	CHECK(rc_url_parse("", &u, &e) < 0);
+	CHECK(rc_url_parse("file://rel/x", &u, &e) < 0);
+	CHECK(strstr(e.msg, "absolute path") != NULL);
+	CHECK(rc_url_parse("file:///dir/", &u, &e) < 0);
+	CHECK(rc_url_parse("file:///", &u, &e) < 0);
+	CHECK(rc_url_parse("file:///a b", &u, &e) < 0);
+	CHECK(rc_url_parse("file:///a%2", &u, &e) < 0);
+	CHECK(rc_url_parse("file:///a%00b", &u, &e) < 0);
+	CHECK(rc_url_parse("ftp://x/y", &u, &e) < 0);
+	CHECK(strstr(e.msg, "unsupported scheme") != NULL);
+}
+
+static void size_parse(void)
+{
+	uint64_t v = 0;
+
+	CHECK(rc_parse_size("4096", &v) == 0 && v == 4096);
+	CHECK(rc_parse_size("4k", &v) == 0 && v == 4096);
+	CHECK(rc_parse_size("1M", &v) == 0 && v == 1048576);
+	CHECK(rc_parse_size("1MiB", &v) == 0 && v == 1048576);
+	CHECK(rc_parse_size("2G", &v) == 0 && v == 2ULL << 30);
+	CHECK(rc_parse_size("", &v) < 0);
+	CHECK(rc_parse_size("1X", &v) < 0);
+	CHECK(rc_parse_size("-1", &v) < 0);
+	CHECK(rc_parse_size("99999999999999999999", &v) < 0);
+	CHECK(rc_parse_size("17179869184T", &v) < 0);
+	CHECK(rc_parse_u64("30", 1, 86400, &v) == 0 && v == 30);
+	CHECK(rc_parse_u64("0", 1, 86400, &v) < 0);
+	CHECK(rc_parse_u64("86401", 1, 86400, &v) < 0);
+	CHECK(rc_parse_u64("3s", 1, 86400, &v) < 0);
+}
+
+static void table_roundtrip(void)
+{
+	struct rc_table t = { 0 }, back;
+	struct rc_err e;
+	char *s;
+
+	snprintf(t.cache_dev, sizeof(t.cache_dev), "254:0");
+	snprintf(t.origin, sizeof(t.origin), "file:///data/img");
+	t.block_sectors = 2048;
+	s = rc_table_format(&t);
+	CHECK_STR(s, "254:0 file:///data/img 2048");
+	free(s);
+
+	t.origin_size = 123456789;
+	snprintf(t.identity, sizeof(t.identity), "size=1,mtime=2.3,ino=4");
+	t.daemon_timeout = 7;
+	t.fail_fast = true;
+	s = rc_table_format(&t);
+	CHECK_STR(s, "254:0 file:///data/img 2048 7 origin_size 123456789 identity "
+		     "size=1,mtime=2.3,ino=4 daemon_timeout 7 fail_fast");
+	CHECK(rc_table_parse(s, &back, &e) == 0);
+	CHECK(back.origin_size == 123456789 && back.daemon_timeout == 7 && back.fail_fast);
+	CHECK_STR(back.identity, t.identity);
+	CHECK_STR(back.cache_dev, "254:0");
+	free(s);
+
+	CHECK(rc_table_parse("254:0 file:///x", &back, &e) < 0);
+	CHECK(rc_table_parse("254:0 file:///x 2048 3 fail_fast", &back, &e) < 0);
+	CHECK(rc_table_parse("254:0 file:///x 2048 1 bogus", &back, &e) < 0);
+}
+
+static void status_line(void)
+{
+	struct rc_status st = { 0 };
+	struct rc_err e;
+
+	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready", &st, &e) == 0);
+	CHECK(st.block_size == 1048576 && st.cached_blocks == 3 && st.total_blocks == 40);
+	CHECK(st.read_hits == 10 && st.read_misses == 4);
+	CHECK(st.hit_bytes == 80 * 512 && st.miss_bytes == 32 * 512);
+	CHECK(st.fetches_inflight == 1 && st.fetch_errors == 2 && st.stale_replies == 5);
+	CHECK_STR(st.daemon, "connected");
+	CHECK_STR(st.mode, "ready");
+	CHECK(rc_status_parse_info("2048 3/40 garbage", &st, &e) < 0);
+}
+
+static void layout_math(void)
+{
+	uint64_t s;
+
+	/* 1018 entries per metadata page, two copies, data on a 1 MiB boundary */
+	CHECK(RCACHE_MD_ENTRIES_PER_PAGE == 1018);
+	CHECK(rcache_md_pages(0) == 0 && rcache_md_pages(1) == 1 &&
+	      rcache_md_pages(1018) == 1 && rcache_md_pages(1019) == 2);
+	CHECK(rcache_data_start(1) == 1048576);
+	CHECK(rcache_data_start(1018 * 127) == 1048576);	/* 4K + 2 x 127 pages fit */
+	CHECK(rcache_data_start(1018 * 127 + 1) == 2097152);
+	CHECK(rcache_bytes_needed(40, 1048576) == 41 * 1048576ULL);
+	/* the largest slot count that fits, for a range of sizes */
+	for (uint64_t cache = 1 << 20; cache < (64ULL << 30); cache = cache * 3 + 4096) {
+		uint32_t block = 4096;
+
+		s = rcache_max_slots(cache, block);
+		CHECK(s == 0 || rcache_bytes_needed(s, block) <= cache);
+		CHECK(rcache_bytes_needed(s + 1, block) > cache);
+	}
+	CHECK(rcache_max_slots(1 << 20, 4096) == 0);
+	CHECK(rcache_max_slots(8 << 20, 1 << 20) == 7);
+}
+
+int main(void)
+{
+	RUN("lib", url_file);
+	RUN("lib", url_bad);
+	RUN("lib", size_parse);
+	RUN("lib", table_roundtrip);
+	RUN("lib", status_line);
+	RUN("lib", layout_math);
+	UNIT_EXIT();
+}
