@@ -203,6 +203,8 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			bio->bi_status = fail_status;
 			bio_endio(bio);
 		} else {
+			/* resubmitted from a worker, which may block */
+			bio->bi_opf &= ~REQ_NOWAIT;
 			rcache_remap(rc, bio, f->slot);
 			submit_bio_noacct(bio);
 		}
@@ -229,7 +231,13 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 		return DM_MAPIO_KILL;
 	}
 
-	new = mempool_alloc(&rcache_fetch_pool, GFP_NOIO);
+	/* A REQ_NOWAIT submitter (io_uring) must not sleep here. */
+	new = mempool_alloc(&rcache_fetch_pool,
+			    bio->bi_opf & REQ_NOWAIT ? GFP_NOWAIT : GFP_NOIO);
+	if (!new) {
+		bio_wouldblock_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
 
 	spin_lock(&rc->lock);
 	word = atomic_read(&rc->map[block]);
@@ -555,6 +563,10 @@ static struct target_type rcache_target = {
 	.version = { RCACHE_VERSION_MAJOR, RCACHE_VERSION_MINOR,
 		     RCACHE_VERSION_PATCH },
 	.module = THIS_MODULE,
+#ifdef DM_TARGET_NOWAIT
+	/* hits never block; a miss parks the bio and returns */
+	.features = DM_TARGET_NOWAIT,
+#endif
 	.ctr = rcache_ctr,
 	.dtr = rcache_dtr,
 	.map = rcache_map,

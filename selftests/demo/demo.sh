@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The classic cache exercise in miniature, inside the VM: an ext4 image of
+# many 4 MiB files is published on NFS; rcache turns it into a local block
+# device cached on a virtio disk; we mount it read-only and read every file
+# cold, then warm.
+source "$RCACHE_TOP/selftests/lib.sh"
+set -e
+CACHE=$(disk 0)
+NFILES=${DEMO_FILES:-64}
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+say "1. A dataset image: $NFILES files x 4 MiB in ext4, served over NFS (kernel nfsd on 127.0.0.1)"
+modprobe nfsd
+mkdir -p /export /mnt/nfs /mnt/dataset /proc/fs/nfsd /var/lib/nfs/v4recovery /tmp/files
+mount -t tmpfs -o size=1200M export /export
+mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
+for i in $(seq -w 1 "$NFILES"); do
+	head -c $((4 * 1024 * 1024)) /dev/urandom >/tmp/files/shard-$i.bin
+done
+( cd /tmp/files && sha256sum -- * >/tmp/files.sha256 )
+mkfs.ext4 -q -F -d /tmp/files -L dataset /export/dataset.img $(( (NFILES * 4 + 64) * 1024 ))k
+rm -rf /tmp/files
+echo "/export 127.0.0.1(ro,no_root_squash,insecure,fsid=0,no_subtree_check)" >/etc/exports
+rpcbind -w 2>/dev/null || rpcbind
+exportfs -ra
+rpc.nfsd -N 3 8
+rpc.mountd -N 3
+# Loopback is not a network: give it the latency and bandwidth of one
+# (a 1 Gbit/s link with 2 ms round trips), as between a GPU node and its filer.
+modprobe sch_netem
+tc qdisc add dev lo root netem delay 1ms rate 1gbit
+echo "  (loopback shaped like a network: 1 Gbit/s, 2 ms round trip)"
+mount -t nfs4 -o vers=4.2,ro,rsize=1048576 127.0.0.1:/ /mnt/nfs
+ls -l /mnt/nfs/dataset.img
+
+say "2. Load dm-rcache, start rcached, create the device"
+load_module
+start_daemon
+echo "+ rcachectl create dataset --origin file:///mnt/nfs/dataset.img --cache $CACHE"
+rcachectl create dataset --origin file:///mnt/nfs/dataset.img --cache $CACHE
+mount -o ro,noload /dev/mapper/dataset /mnt/dataset
+echo "+ mount -o ro /dev/mapper/dataset /mnt/dataset   ($(ls /mnt/dataset | grep -c shard) files)"
+
+# Times reading every file (the bytes are checked separately: hashing under
+# emulation is slower than the cache and would hide it).
+read_all() {
+	local t0 t1
+	t0=$(date +%s%N)
+	cat /mnt/dataset/shard-*.bin >/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+
+say "3. Read every file: cold (blocks come from NFS through rcached)"
+cold_ms=$(read_all)
+rcachectl status dataset | sed -n '/cached/,/fetches/p'
+
+say "4. Drop the page cache and read every file again: warm (from the cache disk)"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+hits0=$(field dataset read_hits)
+misses0=$(field dataset read_misses)
+warm_ms=$(read_all)
+hits1=$(field dataset read_hits)
+misses1=$(field dataset read_misses)
+
+( cd /mnt/dataset && sha256sum -c --quiet /tmp/files.sha256 ) &&
+	echo "  sha256 of every file matches the original"
+mb=$((NFILES * 4))
+say "Result"
+python3 - "$cold_ms" "$warm_ms" "$mb" <<'PY'
+import sys
+cold, warm, mb = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print("  cold read: %6d ms  (%6.1f MB/s)" % (cold, mb * 1.048576 / (cold / 1000)))
+print("  warm read: %6d ms  (%6.1f MB/s)" % (warm, mb * 1.048576 / (warm / 1000)))
+print("  warm is %.1fx faster than cold" % (cold / warm))
+PY
+echo "  warm pass: $((hits1 - hits0)) read hits, $((misses1 - misses0)) misses"
+umount /mnt/dataset
+rcachectl remove dataset
+stop_daemon
+tc qdisc del dev lo root
