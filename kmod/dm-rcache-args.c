@@ -12,6 +12,10 @@
  *   origin_size <bytes>        origin size; the target may not be longer
  *   identity <token>           origin version (size, ETag, mtime...) as the
  *                              CLI found it
+ *   reset                      reformat the cache device, dropping what it
+ *                              holds (another origin or version, damage)
+ *   commit_interval <ms>       commit changed metadata this often (default
+ *                              1000; 0: only on flush, suspend and remove)
  */
 #include <linux/kernel.h>
 #include <linux/log2.h>
@@ -19,7 +23,7 @@
 
 #include "dm-rcache.h"
 
-#define RCACHE_MAX_OPT_ARGS	8
+#define RCACHE_MAX_OPT_ARGS	16
 #define RCACHE_MAX_DAEMON_TIMEOUT 86400
 
 /* Returns true when @s is made only of printable, non-space ASCII. */
@@ -35,8 +39,8 @@ static bool rcache_token_ok(const char *s, size_t max_len)
 }
 
 /*
- * The kernel only checks the shape of the URL; the daemon resolves it.
- * file:///absolute/path (no "..", no empty components at the end)
+ * The kernel only checks the shape of the URL; the daemon resolves it:
+ * file:///absolute/path, s3://bucket/key, http(s)://host/path.
  */
 int rcache_check_origin_url(const char *url, char **error)
 {
@@ -58,7 +62,25 @@ int rcache_check_origin_url(const char *url, char **error)
 		}
 		return 0;
 	}
-	*error = "Invalid origin URL: expected file:///absolute/path";
+	if (strncmp(url, "s3://", 5) == 0) {
+		const char *bucket = url + 5, *slash = strchr(bucket, '/');
+
+		if (!slash || slash - bucket < 3 || slash - bucket > 63 || !slash[1]) {
+			*error = "Invalid origin URL: expected s3://bucket/key";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+		const char *host = strstr(url, "://") + 3;
+
+		if (*host == '/' || !strchr(host, '/')) {
+			*error = "Invalid origin URL: expected http(s)://host/path";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	*error = "Invalid origin URL: expected file:///path, s3://bucket/key or https://host/path";
 	return -EINVAL;
 }
 
@@ -85,10 +107,15 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 			args->fail_fast = true;
 			continue;
 		}
+		if (!strcasecmp(name, "reset")) {
+			args->reset = true;
+			continue;
+		}
 		if (!argc) {
 			if (!strcasecmp(name, "daemon_timeout") ||
 			    !strcasecmp(name, "origin_size") ||
-			    !strcasecmp(name, "identity"))
+			    !strcasecmp(name, "identity") ||
+			    !strcasecmp(name, "commit_interval"))
 				*error = "Optional argument is missing its value";
 			else
 				*error = "Unknown optional argument";
@@ -105,6 +132,12 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 			if (kstrtou64(dm_shift_arg(as), 10, &args->origin_size) ||
 			    !args->origin_size) {
 				*error = "Invalid origin_size: expected a positive number of bytes";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(name, "commit_interval")) {
+			if (kstrtou32(dm_shift_arg(as), 10, &args->commit_ms) ||
+			    args->commit_ms > 3600000) {
+				*error = "Invalid commit_interval: expected 0 to 3600000 ms";
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(name, "identity")) {
@@ -130,6 +163,7 @@ int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
 
 	memset(args, 0, sizeof(*args));
 	args->daemon_timeout = RCACHE_DEFAULT_DAEMON_TIMEOUT;
+	args->commit_ms = RCACHE_DEFAULT_COMMIT_MS;
 
 	if (argc < 3) {
 		*error = "Invalid number of arguments: need <cache_dev> <origin> <block_sectors>";
@@ -155,5 +189,22 @@ int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
 		*error = "Too many arguments after the optional argument group";
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* "<begin>-<end>": a half-open range of sectors, begin < end. */
+int rcache_parse_range(const char *arg, u64 *begin, u64 *end)
+{
+	char buf[48];
+	char *dash;
+
+	if (strscpy(buf, arg, sizeof(buf)) < 0)
+		return -EINVAL;
+	dash = strchr(buf, '-');
+	if (!dash)
+		return -EINVAL;
+	*dash = '\0';
+	if (kstrtou64(buf, 10, begin) || kstrtou64(dash + 1, 10, end) || *begin >= *end)
+		return -EINVAL;
 	return 0;
 }

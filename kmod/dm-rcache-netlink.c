@@ -423,6 +423,20 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/* The reason for a non-ready state, copied under the lock that guards it. */
+static int rcache_put_reason(struct sk_buff *skb, struct rcache *rc)
+{
+	char reason[RCACHE_MAX_REASON_LEN];
+	bool have;
+
+	spin_lock(&rc->lock);
+	have = rc->reason;
+	if (have)
+		strscpy(reason, rc->reason, sizeof(reason));
+	spin_unlock(&rc->lock);
+	return have ? nla_put_string(skb, RCACHE_ATTR_REASON, reason) : 0;
+}
+
 /*
  * Describes @rc in a GET_STATUS reply (with counters), or in an EVENT
  * (@event != 0: ids and state only, as ctr and dtr may run under dm's name
@@ -464,6 +478,8 @@ static int rcache_fill_device(struct sk_buff *skb, struct rcache *rc, u32 portid
 			      RCACHE_ATTR_PAD) ||
 	    (rc->identity &&
 	     nla_put_string(skb, RCACHE_ATTR_IDENTITY, rc->identity)))
+		goto cancel;
+	if (rcache_put_reason(skb, rc))
 		goto cancel;
 
 	rcache_counters(rc, ctr);
@@ -627,18 +643,7 @@ drop:
 /* ------------------------------------------------------------------ */
 /* Family                                                              */
 
-static const struct nla_policy rcache_nl_policy[RCACHE_ATTR_MAX + 1] = {
-	[RCACHE_ATTR_PROTO_VERSION]	= { .type = NLA_U32 },
-	[RCACHE_ATTR_DEV_ID]		= { .type = NLA_U64 },
-	[RCACHE_ATTR_DEV]		= { .type = NLA_U32 },
-	[RCACHE_ATTR_REQ_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[RCACHE_ATTR_ERRNO]		= NLA_POLICY_MAX(NLA_U32, MAX_ERRNO),
-	[RCACHE_ATTR_NAME]		= { .type = NLA_NUL_STRING,
-					    .len = DM_NAME_LEN - 1 },
-	[RCACHE_ATTR_STATE]		= NLA_POLICY_MAX(NLA_U32,
-							 __RCACHE_STATE_MAX - 1),
-	[RCACHE_ATTR_REASON]		= { .type = NLA_NUL_STRING, .len = 512 },
-};
+/* The attribute policy, rcache_nl_policy, is in dm-rcache-nlpolicy.c. */
 
 static const struct genl_ops rcache_nl_ops[] = {
 	{

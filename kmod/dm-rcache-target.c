@@ -6,8 +6,11 @@
  * A read of a valid block is remapped to its slot on the cache device with
  * no lock and no allocation.  A miss parks the bio on the block's fetch (one
  * fetch per block, however many bios wait) and asks the userspace daemon,
- * over generic netlink, to copy the block from the origin into the slot.
- * The daemon's FETCH_DONE marks the block valid and releases the bios.
+ * over generic netlink, to copy the block from the origin into a slot.  The
+ * daemon's FETCH_DONE marks the block valid and releases the bios.  Which
+ * slots are valid is persisted on the cache device (dm-rcache-metadata.c);
+ * when the cache is smaller than the origin, dm-rcache-policy.c chooses what
+ * to evict.
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
@@ -20,9 +23,13 @@
 
 #include "dm-rcache.h"
 
-#define RCACHE_VERSION_MAJOR 1
-#define RCACHE_VERSION_MINOR 0
-#define RCACHE_VERSION_PATCH 0
+/* RCACHE_VERSION{,_MAJOR,_MINOR,_PATCH}: Kbuild defines them from VERSION. */
+#ifndef RCACHE_VERSION
+#error "RCACHE_VERSION is not defined: build dm-rcache through its Kbuild"
+#endif
+
+#define RCACHE_FREEING_CAP	4096	/* slots released per commit at most */
+#define RCACHE_EVICT_STEPS	65536	/* slots the hand visits per lock hold */
 
 static struct kmem_cache *rcache_fetch_cache;
 static mempool_t rcache_fetch_pool;
@@ -35,6 +42,7 @@ static atomic64_t rcache_next_dev_id = ATOMIC64_INIT(0);
 static const char * const rcache_state_names[__RCACHE_STATE_MAX] = {
 	[RCACHE_STATE_READY] = "ready",
 	[RCACHE_STATE_STALE] = "stale",
+	[RCACHE_STATE_FAILED] = "failed",
 };
 
 /* ------------------------------------------------------------------ */
@@ -56,6 +64,11 @@ void rcache_fill_origin_range(struct rcache *rc, u64 block, u64 *offset,
 	*length = min(block_bytes, rc->origin_size - start);
 }
 
+static u64 rcache_bio_block(struct rcache *rc, struct bio *bio)
+{
+	return dm_target_offset(rc->ti, bio->bi_iter.bi_sector) >> rc->block_shift;
+}
+
 static void rcache_remap(struct rcache *rc, struct bio *bio, u32 slot)
 {
 	sector_t offset = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
@@ -64,6 +77,38 @@ static void rcache_remap(struct rcache *rc, struct bio *bio, u32 slot)
 	bio->bi_iter.bi_sector = rc->data_start +
 		((sector_t)slot << rc->block_shift) +
 		(offset & (rc->block_sectors - 1));
+}
+
+static struct rcache_bio *rcache_pb(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct rcache_bio));
+}
+
+/*
+ * Takes a hit reference for @bio on @block's slot and returns the map word,
+ * or 0 when the block is not valid.  The reference (per CPU, per epoch)
+ * keeps a slot evicted meanwhile from being reused before the bio is done:
+ * the commit flips the epoch and waits for the old one to drain.
+ */
+static u32 rcache_hit_get(struct rcache *rc, struct bio *bio, u64 block)
+{
+	struct rcache_bio *pb = rcache_pb(bio);
+	u32 w = atomic_read(&rc->map[block]);
+	unsigned int e;
+
+	if (!(w & RCACHE_MAP_VALID))
+		return 0;
+	e = READ_ONCE(rc->hit_epoch) & 1;
+	this_cpu_inc(*rc->hits_inflight[e]);
+	smp_mb();	/* pairs with the barrier in rcache_md_commit() */
+	if (unlikely(atomic_read(&rc->map[block]) != w)) {
+		this_cpu_dec(*rc->hits_inflight[e]);
+		return 0;
+	}
+	pb->tracked = true;
+	pb->epoch = e;
+	pb->slot = w & RCACHE_MAP_SLOT_MASK;
+	return w;
 }
 
 /* ------------------------------------------------------------------ */
@@ -130,6 +175,10 @@ void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX])
 	ctr[RCACHE_CTR_FETCHES_INFLIGHT] = READ_ONCE(rc->fetches_inflight);
 	ctr[RCACHE_CTR_FETCH_ERRORS] = atomic64_read(&rc->fetch_errors);
 	ctr[RCACHE_CTR_STALE_REPLIES] = rcache_daemon_stale_replies();
+	ctr[RCACHE_CTR_EVICTIONS] = READ_ONCE(rc->policy.evictions);
+	ctr[RCACHE_CTR_CACHE_READ_ERRORS] = atomic64_read(&rc->cache_read_errors);
+	ctr[RCACHE_CTR_MD_COMMITS] = READ_ONCE(rc->mdata.commits);
+	ctr[RCACHE_CTR_SLOTS] = rc->geo.nr_slots;
 }
 
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason)
@@ -149,9 +198,10 @@ int rcache_set_state(struct rcache *rc, u32 state, const char *reason)
 	spin_unlock(&rc->lock);
 	kfree(copy);
 
-	if (state == RCACHE_STATE_STALE)
-		DMERR("%s: origin %s is stale, misses will fail: %s",
-		      rcache_dm_name(rc), rc->origin, reason ?: "no reason given");
+	if (state != RCACHE_STATE_READY)
+		DMERR("%s: origin %s: device is %s, misses will fail: %s",
+		      rcache_dm_name(rc), rc->origin, rcache_state_names[state],
+		      reason ?: "no reason given");
 	dm_table_event(rc->ti->table);
 	rcache_daemon_event(RCACHE_EVENT_STATE_CHANGED, rc);
 	return 0;
@@ -170,6 +220,21 @@ static struct rcache_fetch *rcache_fetch_lookup(struct rcache *rc, u64 block)
 	return NULL;
 }
 
+static void rcache_kick(struct rcache *rc)
+{
+	queue_work(rc->wq, &rc->worker);
+}
+
+static void rcache_retry_bio(struct rcache *rc, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rc->retry_lock, flags);
+	bio_list_add(&rc->retry_bios, bio);
+	spin_unlock_irqrestore(&rc->retry_lock, flags);
+	rcache_kick(rc);
+}
+
 /*
  * Ends a fetch that is already off every daemon list: @err == 0 marks the
  * block valid and sends the waiting bios to the cache device; otherwise they
@@ -181,17 +246,26 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	struct rcache *rc = f->rc;
 	struct bio_list bios;
 	struct bio *bio;
+	bool waiters;
 
-	spin_lock(&rc->lock);
+	spin_lock_irq(&rc->lock);
+	if (!err && rc->mdata.failed)
+		err = -EIO;	/* the fill cannot be recorded */
 	if (!err) {
-		atomic_set(&rc->map[f->block], RCACHE_MAP_VALID | f->slot);
+		rcache_policy_filled(&rc->policy, f->slot, f->block);
+		rcache_md_dirty_slot(rc, f->slot);
 		atomic64_inc(&rc->cached_blocks);
+	} else if (f->slot != RCACHE_NO_SLOT) {
+		rcache_policy_fill_failed(&rc->policy, f->slot);
 	}
+	if (f->slot == RCACHE_NO_SLOT)
+		list_del_init(&f->entry);	/* cancelled while waiting for a slot */
 	hash_del(&f->hash);
 	rc->fetches_inflight--;
 	bios = f->waiters;
 	bio_list_init(&f->waiters);
-	spin_unlock(&rc->lock);
+	waiters = !list_empty(&rc->slot_waiters);
+	spin_unlock_irq(&rc->lock);
 
 	if (err && err != -ECANCELED) {
 		atomic64_inc(&rc->fetch_errors);
@@ -202,14 +276,19 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		if (err) {
 			bio->bi_status = fail_status;
 			bio_endio(bio);
-		} else {
+		} else if (rcache_hit_get(rc, bio, f->block)) {
 			/* resubmitted from a worker, which may block */
 			bio->bi_opf &= ~REQ_NOWAIT;
 			rcache_remap(rc, bio, f->slot);
 			submit_bio_noacct(bio);
+		} else {
+			/* evicted already: start over */
+			rcache_retry_bio(rc, bio);
 		}
 	}
 	mempool_free(f, &rcache_fetch_pool);
+	if (waiters || err == -ECANCELED)
+		rcache_kick(rc);
 
 	if (atomic_dec_and_test(&rc->completing))
 		complete(&rc->drained);
@@ -218,11 +297,11 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 {
 	struct rcache_fetch *f, *new;
-	u32 word;
+	u32 state = READ_ONCE(rc->state), slot;
 
-	if (READ_ONCE(rc->state) == RCACHE_STATE_STALE) {
-		DMERR_LIMIT("%s: miss on block %llu refused: origin is stale",
-			    rcache_dm_name(rc), block);
+	if (state != RCACHE_STATE_READY) {
+		DMERR_LIMIT("%s: miss on block %llu refused: device is %s",
+			    rcache_dm_name(rc), block, rcache_state_names[state]);
 		return DM_MAPIO_KILL;
 	}
 	if (rc->fail_fast && !rcache_daemon_present()) {
@@ -239,19 +318,17 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	spin_lock(&rc->lock);
-	word = atomic_read(&rc->map[block]);
-	if (word & RCACHE_MAP_VALID) {
-		/* filled while we allocated */
-		spin_unlock(&rc->lock);
+	spin_lock_irq(&rc->lock);
+	if (atomic_read(&rc->map[block]) & RCACHE_MAP_VALID) {
+		/* filled while we allocated: a hit after all */
+		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
-		rcache_remap(rc, bio, word & RCACHE_MAP_SLOT_MASK);
-		return DM_MAPIO_REMAPPED;
+		return DM_MAPIO_REQUEUE;
 	}
 	f = rcache_fetch_lookup(rc, block);
 	if (f) {
 		bio_list_add(&f->waiters, bio);
-		spin_unlock(&rc->lock);
+		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
 		return DM_MAPIO_SUBMITTED;
 	}
@@ -260,47 +337,267 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	INIT_LIST_HEAD(&f->entry);
 	f->rc = rc;
 	f->block = block;
-	f->slot = block;	/* one slot per block: the cache holds the origin */
 	f->queued_at = jiffies;
 	bio_list_init(&f->waiters);
 	bio_list_add(&f->waiters, bio);
 	hash_add(rc->fetches, &f->hash, block);
 	rc->fetches_inflight++;
-	spin_unlock(&rc->lock);
+	slot = rcache_policy_alloc(&rc->policy, block);
+	f->slot = slot;
+	if (slot == RCACHE_NO_SLOT)
+		list_add_tail(&f->entry, &rc->slot_waiters);
+	spin_unlock_irq(&rc->lock);
 
-	rcache_daemon_queue(f);
+	if (slot == RCACHE_NO_SLOT || rc->policy.nr_free < rc->policy.nr_slots / 64)
+		rcache_kick(rc);	/* evict, ahead of need */
+	if (slot != RCACHE_NO_SLOT)
+		rcache_daemon_queue(f);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/* The read path, for new bios and for bios coming back to be retried. */
+static int rcache_map_read(struct rcache *rc, struct bio *bio)
+{
+	u64 block = rcache_bio_block(rc, bio);
+	struct rcache_bio *pb = rcache_pb(bio);
+	u32 w;
+	int r;
+
+	pb->iter = bio->bi_iter;
+	do {
+		w = rcache_hit_get(rc, bio, block);
+		if (likely(w)) {
+			this_cpu_inc(rc->stats->read_hits);
+			this_cpu_add(rc->stats->hit_sectors, bio_sectors(bio));
+			rcache_policy_hit(&rc->policy, w & RCACHE_MAP_SLOT_MASK);
+			rcache_remap(rc, bio, w & RCACHE_MAP_SLOT_MASK);
+			return DM_MAPIO_REMAPPED;
+		}
+		r = rcache_map_miss(rc, bio, block);
+	} while (r == DM_MAPIO_REQUEUE);
+	this_cpu_inc(rc->stats->read_misses);
+	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
+	return r;
 }
 
 static int rcache_map(struct dm_target *ti, struct bio *bio)
 {
 	struct rcache *rc = ti->private;
-	u64 block;
-	u32 word;
 
-	if (unlikely(bio_op(bio) != REQ_OP_READ)) {
-		if (op_is_flush(bio->bi_opf) && !bio_sectors(bio)) {
-			bio_set_dev(bio, rc->cache_dev->bdev);
-			return DM_MAPIO_REMAPPED;
+	rcache_pb(bio)->tracked = false;
+	rcache_pb(bio)->retries = 0;
+	if (likely(bio_op(bio) == REQ_OP_READ))
+		return rcache_map_read(rc, bio);
+
+	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio)) {
+		/*
+		 * A flush commits what changed.  With nothing changed there is
+		 * nothing to make durable: the device itself is never written.
+		 */
+		if (READ_ONCE(rc->mdata.nr_dirty) || READ_ONCE(rc->nr_freeing_list)) {
+			spin_lock_irq(&rc->lock);
+			bio_list_add(&rc->flush_bios, bio);
+			spin_unlock_irq(&rc->lock);
+			rcache_kick(rc);
+			return DM_MAPIO_SUBMITTED;
 		}
-		DMERR_LIMIT("%s: %s at sector %llu rejected: device is read-only",
-			    rcache_dm_name(rc),
-			    bio_op(bio) == REQ_OP_WRITE ? "write" : "request",
-			    (unsigned long long)bio->bi_iter.bi_sector);
-		return DM_MAPIO_KILL;
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	DMERR_LIMIT("%s: %s at sector %llu rejected: device is read-only",
+		    rcache_dm_name(rc),
+		    bio_op(bio) == REQ_OP_WRITE ? "write" : "request",
+		    (unsigned long long)bio->bi_iter.bi_sector);
+	return DM_MAPIO_KILL;
+}
+
+/*
+ * A hit that failed on the cache device: the slot's data cannot be read, so
+ * the block is fetched from the origin again (into a healthy slot).
+ */
+static int rcache_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct rcache *rc = ti->private;
+	struct rcache_bio *pb = rcache_pb(bio);
+
+	if (!pb->tracked)
+		return DM_ENDIO_DONE;
+	this_cpu_dec(*rc->hits_inflight[pb->epoch]);
+	pb->tracked = false;
+	if (likely(!*error) || *error == BLK_STS_DM_REQUEUE ||
+	    bio_op(bio) != REQ_OP_READ || *error == BLK_STS_AGAIN)
+		return DM_ENDIO_DONE;
+	atomic64_inc(&rc->cache_read_errors);
+	if (++pb->retries > 2) {
+		DMERR_LIMIT("%s: read of slot %u on %s failed (%d) again: giving up",
+			    rcache_dm_name(rc), pb->slot, rc->cache_dev->name,
+			    blk_status_to_errno(*error));
+		return DM_ENDIO_DONE;
+	}
+	DMERR_LIMIT("%s: read of slot %u on %s failed (%d): fetching the block again",
+		    rcache_dm_name(rc), pb->slot, rc->cache_dev->name,
+		    blk_status_to_errno(*error));
+	bio->bi_iter = pb->iter;
+	bio->bi_status = BLK_STS_OK;
+	*error = BLK_STS_OK;
+	rcache_retry_bio(rc, bio);
+	return DM_ENDIO_INCOMPLETE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Background work: evictions, commits, retries                        */
+
+/* Gives waiting fetches the slots that are free now. */
+static void rcache_assign_slots(struct rcache *rc)
+{
+	struct rcache_fetch *f, *tmp;
+	LIST_HEAD(ready);
+
+	spin_lock_irq(&rc->lock);
+	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+		u32 slot = rcache_policy_alloc(&rc->policy, f->block);
+
+		if (slot == RCACHE_NO_SLOT)
+			break;
+		f->slot = slot;
+		list_move_tail(&f->entry, &ready);
+	}
+	spin_unlock_irq(&rc->lock);
+	list_for_each_entry_safe(f, tmp, &ready, entry) {
+		list_del_init(&f->entry);
+		rcache_daemon_queue(f);
+	}
+}
+
+/* A failed or stale device will not free slots for the fetches waiting. */
+static void rcache_fail_waiters(struct rcache *rc)
+{
+	struct rcache_fetch *f, *tmp;
+	LIST_HEAD(failed);
+
+	spin_lock_irq(&rc->lock);
+	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+		list_move_tail(&f->entry, &failed);
+		atomic_inc(&rc->completing);
+	}
+	spin_unlock_irq(&rc->lock);
+	list_for_each_entry_safe(f, tmp, &failed, entry) {
+		list_del_init(&f->entry);
+		rcache_fetch_complete(f, -EIO, BLK_STS_IOERR);
+	}
+}
+
+/*
+ * Evicts a batch when fetches wait for a slot, or ahead of need when free
+ * slots run low (a cache smaller than its origin).  Returns the number of
+ * slots evicted.
+ */
+static unsigned int rcache_evict_batch(struct rcache *rc)
+{
+	struct rcache_policy *p = &rc->policy;
+	unsigned int want, got = 0, n, room;
+	u64 low = clamp_t(u64, p->nr_slots / 64, 8, 1024);
+	bool need;
+
+	spin_lock_irq(&rc->lock);
+	need = !list_empty(&rc->slot_waiters) ||
+	       (p->nr_slots < p->nr_blocks && p->nr_free + p->nr_freeing < low);
+	room = RCACHE_FREEING_CAP - rc->nr_freeing_list;
+	want = min_t(u64, low, room);
+	if (need && want && p->nr_valid)
+		got = rcache_policy_evict(p, want, rc->freeing + rc->nr_freeing_list,
+					  RCACHE_EVICT_STEPS);
+	for (n = 0; n < got; n++)
+		rcache_md_dirty_slot(rc, rc->freeing[rc->nr_freeing_list++]);
+	spin_unlock_irq(&rc->lock);
+	return got;
+}
+
+static void rcache_clear_ghosts(struct rcache *rc)
+{
+	const u64 chunk = 65536;
+	u64 b;
+
+	for (b = 0; b < rc->nr_blocks; b += chunk) {
+		spin_lock_irq(&rc->lock);
+		rcache_policy_clear_ghosts(&rc->policy, b, chunk);
+		spin_unlock_irq(&rc->lock);
+		cond_resched();
+	}
+}
+
+static void rcache_worker(struct work_struct *work)
+{
+	struct rcache *rc = container_of(work, struct rcache, worker);
+	struct bio_list bios;
+	struct bio *bio;
+	int r;
+
+	/* hits that failed on the cache device go back through the read path */
+	spin_lock_irq(&rc->retry_lock);
+	bios = rc->retry_bios;
+	bio_list_init(&rc->retry_bios);
+	spin_unlock_irq(&rc->retry_lock);
+	while ((bio = bio_list_pop(&bios))) {
+		struct rcache_bio *pb = rcache_pb(bio);
+		u64 block = rcache_bio_block(rc, bio);
+
+		spin_lock_irq(&rc->lock);
+		if (atomic_read(&rc->map[block]) == (RCACHE_MAP_VALID | pb->slot) &&
+		    rc->nr_freeing_list < RCACHE_FREEING_CAP &&
+		    rcache_policy_invalidate(&rc->policy, block) != RCACHE_NO_SLOT) {
+			rc->freeing[rc->nr_freeing_list++] = pb->slot;
+			rcache_md_dirty_slot(rc, pb->slot);
+			atomic64_dec(&rc->cached_blocks);
+		}
+		spin_unlock_irq(&rc->lock);
+		bio->bi_opf &= ~REQ_NOWAIT;
+		switch (rcache_map_read(rc, bio)) {
+		case DM_MAPIO_REMAPPED:
+			submit_bio_noacct(bio);
+			break;
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
+			break;
+		}
 	}
 
-	block = dm_target_offset(ti, bio->bi_iter.bi_sector) >> rc->block_shift;
-	word = atomic_read(&rc->map[block]);
-	if (likely(word & RCACHE_MAP_VALID)) {
-		this_cpu_inc(rc->stats->read_hits);
-		this_cpu_add(rc->stats->hit_sectors, bio_sectors(bio));
-		rcache_remap(rc, bio, word & RCACHE_MAP_SLOT_MASK);
-		return DM_MAPIO_REMAPPED;
+	/* slots for waiting fetches: evict, commit (reuse needs it), assign */
+	while (!rc->mdata.failed && rcache_evict_batch(rc)) {
+		rcache_md_commit(rc);
+		rcache_assign_slots(rc);
+		if (list_empty(&rc->slot_waiters))
+			break;
 	}
-	this_cpu_inc(rc->stats->read_misses);
-	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
-	return rcache_map_miss(rc, bio, block);
+	rcache_assign_slots(rc);
+	if (READ_ONCE(rc->state) != RCACHE_STATE_READY)
+		rcache_fail_waiters(rc);
+	if (rcache_policy_too_many_ghosts(&rc->policy))
+		rcache_clear_ghosts(rc);
+
+	/* flushes wait for the commit of what they found changed */
+	spin_lock_irq(&rc->lock);
+	bios = rc->flush_bios;
+	bio_list_init(&rc->flush_bios);
+	spin_unlock_irq(&rc->lock);
+	if (!bio_list_empty(&bios)) {
+		r = rcache_md_commit(rc);
+		while ((bio = bio_list_pop(&bios))) {
+			bio->bi_status = errno_to_blk_status(r);
+			bio_endio(bio);
+		}
+	}
+}
+
+static void rcache_commit_timer(struct work_struct *work)
+{
+	struct rcache *rc = container_of(to_delayed_work(work), struct rcache,
+					 commit_timer);
+
+	rcache_md_commit(rc);
+	if (rc->commit_ms && !READ_ONCE(rc->suspended))
+		queue_delayed_work(rc->wq, &rc->commit_timer,
+				   msecs_to_jiffies(rc->commit_ms));
 }
 
 /* ------------------------------------------------------------------ */
@@ -339,10 +636,17 @@ static int rcache_claim_cache_dev(struct rcache *rc)
 
 static void rcache_free(struct rcache *rc)
 {
+	if (rc->wq)
+		destroy_workqueue(rc->wq);
+	rcache_md_close(rc);
 	if (rc->cache_dev)
 		dm_put_device(rc->ti, rc->cache_dev);
 	free_percpu(rc->stats);
+	free_percpu(rc->hits_inflight[0]);
+	free_percpu(rc->hits_inflight[1]);
 	kvfree(rc->map);
+	kvfree(rc->rmap);
+	kfree(rc->freeing);
 	kfree(rc->origin);
 	kfree(rc->identity);
 	kfree(rc->opt_args);
@@ -354,7 +658,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct rcache_args args;
 	struct rcache *rc;
-	u64 len_bytes, cache_bytes, need;
+	u64 len_bytes, cache_bytes, mem;
 	u32 block_bytes;
 	int r;
 
@@ -373,9 +677,16 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->block_shift = ilog2(args.block_sectors);
 	rc->daemon_timeout = args.daemon_timeout;
 	rc->fail_fast = args.fail_fast;
+	rc->commit_ms = args.commit_ms;
 	rc->state = RCACHE_STATE_READY;
 	spin_lock_init(&rc->lock);
+	spin_lock_init(&rc->retry_lock);
 	hash_init(rc->fetches);
+	INIT_LIST_HEAD(&rc->slot_waiters);
+	bio_list_init(&rc->flush_bios);
+	bio_list_init(&rc->retry_bios);
+	INIT_WORK(&rc->worker, rcache_worker);
+	INIT_DELAYED_WORK(&rc->commit_timer, rcache_commit_timer);
 	atomic_set(&rc->completing, 1);
 	init_completion(&rc->drained);
 	INIT_LIST_HEAD(&rc->devices_entry);
@@ -415,27 +726,39 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	cache_bytes = bdev_nr_bytes(rc->cache_dev->bdev);
-	need = rcache_bytes_needed(rc->nr_blocks, block_bytes);
-	if (cache_bytes < need) {
-		DMERR("cache device %s has %llu bytes, needs %llu for %llu blocks of %u bytes",
-		      rc->cache_dev->name, cache_bytes, need, rc->nr_blocks,
-		      block_bytes);
-		ti->error = "Cache device too small for the origin";
+	rc->geo.nr_slots = min(rcache_max_slots(cache_bytes, block_bytes), rc->nr_blocks);
+	if (rc->geo.nr_slots < min_t(u64, RCACHE_MIN_SLOTS, rc->nr_blocks)) {
+		DMERR("cache device %s has %llu bytes: %llu blocks of %u bytes, needs %llu",
+		      rc->cache_dev->name, cache_bytes, rc->geo.nr_slots, block_bytes,
+		      rcache_bytes_needed(min_t(u64, RCACHE_MIN_SLOTS, rc->nr_blocks),
+					  block_bytes));
+		ti->error = "Cache device too small: it must hold 64 blocks, or the whole origin";
 		r = -ENOSPC;
 		goto bad;
 	}
-	rc->geo.nr_slots = rc->nr_blocks;
-	rc->geo.md_pages = rcache_md_pages(rc->nr_blocks);
-	rc->geo.data_start = rcache_data_start(rc->nr_blocks);
+	rc->geo.md_pages = rcache_md_pages(rc->geo.nr_slots);
+	rc->geo.data_start = rcache_data_start(rc->geo.nr_slots);
 	rc->data_start = rc->geo.data_start >> SECTOR_SHIFT;
 
 	rc->map = kvcalloc(rc->nr_blocks, sizeof(*rc->map), GFP_KERNEL);
+	rc->rmap = kvcalloc(rc->geo.nr_slots, sizeof(*rc->rmap), GFP_KERNEL);
+	rc->freeing = kcalloc(RCACHE_FREEING_CAP, sizeof(*rc->freeing), GFP_KERNEL);
 	rc->stats = alloc_percpu(struct rcache_stats);
-	if (!rc->map || !rc->stats) {
+	rc->hits_inflight[0] = alloc_percpu(unsigned long);
+	rc->hits_inflight[1] = alloc_percpu(unsigned long);
+	rc->wq = alloc_ordered_workqueue("dm-rcache-%s", WQ_MEM_RECLAIM,
+					 rcache_dm_name(rc));
+	if (!rc->map || !rc->rmap || !rc->freeing || !rc->stats ||
+	    !rc->hits_inflight[0] || !rc->hits_inflight[1] || !rc->wq) {
 		ti->error = "Cannot allocate block map";
 		r = -ENOMEM;
 		goto bad;
 	}
+	rcache_policy_init(&rc->policy, rc->map, rc->rmap, rc->nr_blocks, rc->geo.nr_slots);
+
+	r = rcache_md_open(rc, &args, cache_bytes, &ti->error);
+	if (r)
+		goto bad;
 
 	r = dm_set_target_max_io_len(ti, rc->block_sectors);
 	if (r) {
@@ -446,6 +769,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->flush_supported = true;
 	ti->num_discard_bios = 0;
 	ti->num_write_zeroes_bios = 0;
+	ti->per_io_data_size = sizeof(struct rcache_bio);
 	ti->private = rc;
 
 	mutex_lock(&rcache_devices_lock);
@@ -459,6 +783,13 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	list_add_tail(&rc->devices_entry, &rcache_devices);
 	mutex_unlock(&rcache_devices_lock);
 
+	/* what grows with the origin and the cache, and what does not */
+	mem = rc->nr_blocks * sizeof(*rc->map) + rc->geo.nr_slots * sizeof(*rc->rmap) +
+		2 * BITS_TO_LONGS(rc->geo.md_pages) * sizeof(long);
+	DMINFO("%s: %llu blocks, %llu slots: %llu.%02llu bytes of state per origin block + %zu",
+	       rcache_dm_name(rc), rc->nr_blocks, rc->geo.nr_slots,
+	       div64_u64(mem, rc->nr_blocks), div64_u64(mem * 100, rc->nr_blocks) % 100,
+	       sizeof(*rc) + RCACHE_FREEING_CAP * sizeof(*rc->freeing));
 	rcache_daemon_event(RCACHE_EVENT_DEVICE_ADDED, rc);
 	return 0;
 bad:
@@ -478,6 +809,12 @@ static void rcache_dtr(struct dm_target *ti)
 
 	/* No bio waits here any more; what is left are fills nobody awaits. */
 	rcache_daemon_cancel_device(rc, &cancelled);
+	spin_lock_irq(&rc->lock);
+	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+		list_move_tail(&f->entry, &cancelled);
+		atomic_inc(&rc->completing);
+	}
+	spin_unlock_irq(&rc->lock);
 	list_for_each_entry_safe(f, tmp, &cancelled, entry) {
 		list_del_init(&f->entry);
 		rcache_fetch_complete(f, -ECANCELED, BLK_STS_IOERR);
@@ -486,12 +823,15 @@ static void rcache_dtr(struct dm_target *ti)
 	if (!atomic_dec_and_test(&rc->completing))
 		wait_for_completion(&rc->drained);
 
+	cancel_delayed_work_sync(&rc->commit_timer);
+	flush_workqueue(rc->wq);
+	rcache_md_commit(rc);
 	rcache_daemon_event(RCACHE_EVENT_DEVICE_REMOVED, rc);
 	rcache_free(rc);
 }
 
 /* ------------------------------------------------------------------ */
-/* Suspend, status, device iteration                                   */
+/* Suspend, status, messages, device iteration                         */
 
 /*
  * Suspending waits for in-flight bios.  With no daemon to complete the
@@ -504,6 +844,7 @@ static void rcache_presuspend(struct dm_target *ti)
 	struct rcache_fetch *f, *tmp;
 	LIST_HEAD(cancelled);
 
+	WRITE_ONCE(rc->suspended, true);
 	if (rcache_daemon_present())
 		return;
 	rcache_daemon_cancel_device(rc, &cancelled);
@@ -512,6 +853,34 @@ static void rcache_presuspend(struct dm_target *ti)
 		rcache_fetch_complete(f, -ECANCELED, dm_noflush_suspending(ti) ?
 				      BLK_STS_DM_REQUEUE : BLK_STS_IOERR);
 	}
+}
+
+static void rcache_presuspend_undo(struct dm_target *ti)
+{
+	struct rcache *rc = ti->private;
+
+	WRITE_ONCE(rc->suspended, false);
+}
+
+/* Suspended: nothing changes any more, so make the metadata current. */
+static void rcache_postsuspend(struct dm_target *ti)
+{
+	struct rcache *rc = ti->private;
+
+	cancel_delayed_work_sync(&rc->commit_timer);
+	flush_workqueue(rc->wq);
+	rcache_md_commit(rc);
+}
+
+static void rcache_resume(struct dm_target *ti)
+{
+	struct rcache *rc = ti->private;
+
+	WRITE_ONCE(rc->suspended, false);
+	if (rc->commit_ms)
+		queue_delayed_work(rc->wq, &rc->commit_timer,
+				   msecs_to_jiffies(rc->commit_ms));
+	rcache_kick(rc);
 }
 
 static void rcache_status(struct dm_target *ti, status_type_t type,
@@ -525,7 +894,7 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		rcache_counters(rc, ctr);
-		DMEMIT("%u %llu/%llu %llu %llu %llu %llu %llu %llu %s %llu %s",
+		DMEMIT("%u %llu/%llu %llu %llu %llu %llu %llu %llu %s %llu %s %llu %llu %llu %llu",
 		       rc->block_sectors,
 		       ctr[RCACHE_CTR_CACHED_BLOCKS], ctr[RCACHE_CTR_TOTAL_BLOCKS],
 		       ctr[RCACHE_CTR_READ_HITS], ctr[RCACHE_CTR_READ_MISSES],
@@ -534,7 +903,9 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 		       ctr[RCACHE_CTR_FETCH_ERRORS],
 		       rcache_daemon_present() ? "connected" : "absent",
 		       ctr[RCACHE_CTR_STALE_REPLIES],
-		       rcache_state_names[READ_ONCE(rc->state)]);
+		       rcache_state_names[READ_ONCE(rc->state)],
+		       ctr[RCACHE_CTR_SLOTS], ctr[RCACHE_CTR_EVICTIONS],
+		       ctr[RCACHE_CTR_CACHE_READ_ERRORS], ctr[RCACHE_CTR_MD_COMMITS]);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %u", rc->cache_dev->name, rc->origin,
@@ -550,12 +921,67 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
+/* "invalidate <begin>-<end>": drop the blocks of sectors [begin, end). */
+static int rcache_invalidate(struct rcache *rc, const char *range)
+{
+	u64 begin, end, b, first, last;
+	u32 slot;
+
+	if (rcache_parse_range(range, &begin, &end) || end > rc->ti->len) {
+		DMERR("%s: invalidate %s: expected <begin>-<end> in sectors within the device",
+		      rcache_dm_name(rc), range);
+		return -EINVAL;
+	}
+	first = begin >> rc->block_shift;
+	last = DIV_ROUND_UP_ULL(end, rc->block_sectors);
+	for (b = first; b < last; b++) {
+		spin_lock_irq(&rc->lock);
+		if (rc->nr_freeing_list == RCACHE_FREEING_CAP) {
+			spin_unlock_irq(&rc->lock);
+			/* make room: release what is already recorded empty */
+			if (rcache_md_commit(rc))
+				return -EIO;
+			spin_lock_irq(&rc->lock);
+		}
+		slot = rcache_policy_invalidate(&rc->policy, b);
+		if (slot != RCACHE_NO_SLOT) {
+			rc->freeing[rc->nr_freeing_list++] = slot;
+			rcache_md_dirty_slot(rc, slot);
+			atomic64_dec(&rc->cached_blocks);
+		}
+		spin_unlock_irq(&rc->lock);
+	}
+	return 0;
+}
+
+static int rcache_message(struct dm_target *ti, unsigned int argc, char **argv,
+			  char *result, unsigned int maxlen)
+{
+	struct rcache *rc = ti->private;
+	int cpu;
+
+	if (argc == 2 && !strcasecmp(argv[0], "invalidate"))
+		return rcache_invalidate(rc, argv[1]);
+	if (argc == 1 && !strcasecmp(argv[0], "clear_stats")) {
+		for_each_possible_cpu(cpu)
+			memset(per_cpu_ptr(rc->stats, cpu), 0, sizeof(struct rcache_stats));
+		atomic64_set(&rc->fetch_errors, 0);
+		atomic64_set(&rc->cache_read_errors, 0);
+		WRITE_ONCE(rc->policy.evictions, 0);
+		return 0;
+	}
+	DMERR("%s: unknown message '%s' (expected invalidate <begin>-<end> or clear_stats)",
+	      rcache_dm_name(rc), argc ? argv[0] : "");
+	return -EINVAL;
+}
+
 static int rcache_iterate_devices(struct dm_target *ti,
 				  iterate_devices_callout_fn fn, void *data)
 {
 	struct rcache *rc = ti->private;
 
-	return fn(ti, rc->cache_dev, rc->data_start, ti->len, data);
+	return fn(ti, rc->cache_dev, rc->data_start,
+		  rc->geo.nr_slots << rc->block_shift, data);
 }
 
 static struct target_type rcache_target = {
@@ -570,8 +996,13 @@ static struct target_type rcache_target = {
 	.ctr = rcache_ctr,
 	.dtr = rcache_dtr,
 	.map = rcache_map,
+	.end_io = rcache_end_io,
 	.presuspend = rcache_presuspend,
+	.presuspend_undo = rcache_presuspend_undo,
+	.postsuspend = rcache_postsuspend,
+	.resume = rcache_resume,
 	.status = rcache_status,
+	.message = rcache_message,
 	.iterate_devices = rcache_iterate_devices,
 };
 
@@ -618,4 +1049,4 @@ module_exit(dm_rcache_exit);
 MODULE_DESCRIPTION(DM_NAME " remote-origin read cache target");
 MODULE_AUTHOR("rcache developers");
 MODULE_LICENSE("GPL");
-MODULE_VERSION("1.0.0");
+MODULE_VERSION(RCACHE_VERSION);

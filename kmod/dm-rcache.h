@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * dm-rcache internal interfaces between the target, its table parser and
- * the netlink fill protocol.
+ * dm-rcache internal interfaces between the target, its table parser, the
+ * on-disk format, the eviction policy and the netlink fill protocol.
  */
 #ifndef DM_RCACHE_H
 #define DM_RCACHE_H
@@ -9,12 +9,15 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/bio.h>
+#include <linux/completion.h>
 #include <linux/device-mapper.h>
 #include <linux/hashtable.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
-#include <linux/completion.h>
+#include <linux/workqueue.h>
+#include <net/netlink.h>
 
 #include "../uapi/linux/dm-rcache.h"
 
@@ -22,6 +25,8 @@
 
 /* ------------------------------------------------------------------ */
 /* Table arguments (dm-rcache-args.c, pure and unit tested)            */
+
+#define RCACHE_DEFAULT_COMMIT_MS	1000
 
 struct rcache_args {
 	const char *cache_path;
@@ -31,11 +36,14 @@ struct rcache_args {
 	bool fail_fast;
 	u64 origin_size;		/* bytes; 0 when not given */
 	const char *identity;		/* NULL when not given */
+	bool reset;			/* reformat the cache device */
+	u32 commit_ms;			/* periodic metadata commit; 0 = off */
 };
 
 int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
 		      char **error);
 int rcache_check_origin_url(const char *url, char **error);
+int rcache_parse_range(const char *arg, u64 *begin, u64 *end);
 
 /* Cache device geometry (the math is in the uapi header, shared with the CLI) */
 struct rcache_geometry {
@@ -45,19 +53,128 @@ struct rcache_geometry {
 };
 
 /* ------------------------------------------------------------------ */
-/* Per-block state word: the hit path reads it without a lock.         */
+/* On-disk format (dm-rcache-format.c, pure and unit tested)           */
 
-#define RCACHE_MAP_VALID	BIT(31)
-#define RCACHE_MAP_SLOT_MASK	(BIT(29) - 1)
-#define RCACHE_MAX_BLOCKS	BIT_ULL(29)
+struct rcache_sb_info {
+	u32 block_sectors;
+	u64 format_id;
+	u64 nr_slots;
+	u64 md_pages;
+	u64 data_start;
+	u64 cache_bytes;
+	u64 nr_blocks;
+	u64 origin_size;
+	u64 format_time;
+	char origin[RCACHE_SB_ORIGIN_SPACE];
+	char identity[RCACHE_MAX_IDENTITY_LEN + 1];
+};
+
+enum rcache_md_page_state {
+	RCACHE_MD_VALID,
+	RCACHE_MD_EMPTY,
+	RCACHE_MD_CORRUPT,
+};
+
+void rcache_sb_encode(const struct rcache_sb_info *in, void *block);
+int rcache_sb_decode(const void *block, struct rcache_sb_info *out, char **error);
+void rcache_md_page_encode(void *page, u64 format_id, u64 seq, u32 index,
+			   const u32 *entries, unsigned int n);
+enum rcache_md_page_state rcache_md_page_check(const void *page, u64 format_id,
+					       u32 index, u64 *seq);
+u32 rcache_md_page_entry(const void *page, unsigned int j);
+
+/* ------------------------------------------------------------------ */
+/* Slot map and eviction policy (dm-rcache-policy.c, unit tested)      */
+
+/* map word, per origin block: the hit path reads it without a lock */
+#define RCACHE_MAP_VALID	((u32)BIT(31))
+#define RCACHE_MAP_GHOST	((u32)BIT(30))
+#define RCACHE_MAP_SLOT_MASK	((u32)BIT(28) - 1)
+/* rmap word, per slot (u32 constants: atomic_read() returns an int) */
+#define RCACHE_RMAP_BLOCK_MASK	((u32)BIT(28) - 1)
+#define RCACHE_RMAP_FREE	RCACHE_RMAP_BLOCK_MASK
+#define RCACHE_RMAP_FREEING	(RCACHE_RMAP_BLOCK_MASK - 1)
+#define RCACHE_RMAP_EPOCH_SHIFT	28
+#define RCACHE_RMAP_PROT	((u32)BIT(30))
+#define RCACHE_RMAP_REF		((u32)BIT(31))
+#define RCACHE_MAX_BLOCKS	(BIT_ULL(28) - 2)
+#define RCACHE_NO_SLOT		U32_MAX
+#define RCACHE_FREE_STACK	1024
+
+struct rcache_policy {
+	atomic_t *map;			/* nr_blocks */
+	atomic_t *rmap;			/* nr_slots */
+	u64 nr_blocks, nr_slots;
+	u64 nr_valid, nr_free, nr_freeing;
+	u64 nr_protected, target_protected;
+	u64 nr_ghosts;
+	u64 hand;
+	u32 epoch;
+	u64 fills_in_epoch, epoch_len;
+	u64 evictions, promotions;
+	u32 free_stack[RCACHE_FREE_STACK];
+	unsigned int free_top;
+	u64 free_cursor;
+};
+
+void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
+			u64 nr_blocks, u64 nr_slots);
+void rcache_policy_load(struct rcache_policy *p, u32 slot, u32 block);
+u32 rcache_policy_alloc(struct rcache_policy *p, u32 block);
+u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block);
+void rcache_policy_fill_failed(struct rcache_policy *p, u32 slot);
+unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
+				 u32 *victims, u64 max_steps);
+u32 rcache_policy_invalidate(struct rcache_policy *p, u32 block);
+void rcache_policy_release(struct rcache_policy *p, u32 slot);
+bool rcache_policy_too_many_ghosts(struct rcache_policy *p);
+void rcache_policy_clear_ghosts(struct rcache_policy *p, u64 first, u64 count);
+u32 rcache_policy_entry(struct rcache_policy *p, u64 s);
+
+/* A hit on @slot: counts as a re-reference once the fill's epoch is over. */
+static inline void rcache_policy_hit(struct rcache_policy *p, u32 slot)
+{
+	u32 w = atomic_read(&p->rmap[slot]);
+
+	if (!(w & RCACHE_RMAP_REF) &&
+	    ((w >> RCACHE_RMAP_EPOCH_SHIFT) & 3) != (READ_ONCE(p->epoch) & 3))
+		atomic_or(RCACHE_RMAP_REF, &p->rmap[slot]);
+}
+
+/* ------------------------------------------------------------------ */
+/* The device                                                          */
 
 struct rcache_fetch;
+struct dm_io_client;
 
 struct rcache_stats {
 	u64 read_hits;
 	u64 read_misses;
 	u64 hit_sectors;
 	u64 miss_sectors;
+};
+
+/* Per-bio data: which hit epoch the bio holds, and how to retry it. */
+struct rcache_bio {
+	struct bvec_iter iter;		/* as mapped, to retry a failed hit */
+	u32 slot;
+	u8 epoch;
+	u8 retries;			/* cache read errors so far */
+	bool tracked;			/* holds a hit reference */
+};
+
+/* Metadata state (dm-rcache-metadata.c) */
+struct rcache_md {
+	struct dm_io_client *io;
+	u64 format_id;
+	u64 seq;
+	u64 md_pages;
+	unsigned long *dirty;		/* pages to write at the next commit */
+	unsigned long *cur_copy;	/* which copy of a page is current */
+	u64 nr_dirty;
+	u64 commits;
+	struct mutex commit_lock;	/* one commit at a time */
+	bool failed;
 };
 
 struct rcache {
@@ -77,18 +194,38 @@ struct rcache {
 	sector_t data_start;		/* sectors */
 	u32 daemon_timeout;
 	bool fail_fast;
+	u32 commit_ms;
 
 	atomic_t *map;			/* nr_blocks words, RCACHE_MAP_* */
+	atomic_t *rmap;			/* nr_slots words, RCACHE_RMAP_* */
+	struct rcache_policy policy;	/* under lock */
 	struct rcache_stats __percpu *stats;
 
-	spinlock_t lock;		/* fetch hash, state, reason */
+	/* hits reading a slot, by epoch: a freed slot waits for its epoch */
+	unsigned long __percpu *hits_inflight[2];
+	unsigned int hit_epoch;
+
+	spinlock_t lock;		/* fetches, policy, state, lists below */
 	DECLARE_HASHTABLE(fetches, 8);	/* in flight, by block */
 	u64 fetches_inflight;
+	struct list_head slot_waiters;	/* fetches waiting for a free slot */
+	u32 *freeing;			/* slots to release after the commit */
+	unsigned int nr_freeing_list, freeing_cap;
+	struct bio_list flush_bios;	/* wait for a commit */
+	spinlock_t retry_lock;		/* end_io may run in interrupt context */
+	struct bio_list retry_bios;	/* failed hits, to fetch again */
 	u32 state;			/* enum rcache_state */
 	char *reason;
 
+	struct rcache_md mdata;
+	struct workqueue_struct *wq;	/* commits, evictions, retries */
+	struct work_struct worker;
+	struct delayed_work commit_timer;
+	bool suspended;
+
 	atomic64_t cached_blocks;
 	atomic64_t fetch_errors;
+	atomic64_t cache_read_errors;
 
 	/*
 	 * Fetches taken off the daemon lists but not yet completed, plus one
@@ -107,11 +244,11 @@ enum rcache_fetch_state {
 };
 
 struct rcache_fetch {
-	struct list_head entry;		/* daemon queue or sent list */
+	struct list_head entry;		/* daemon queue, sent list, slot_waiters */
 	struct hlist_node hash;		/* rc->fetches */
 	struct rcache *rc;
 	u64 block;
-	u32 slot;
+	u32 slot;			/* RCACHE_NO_SLOT while waiting for one */
 	u32 req_id;			/* 0 until first sent */
 	u32 flags;			/* RCACHE_FETCH_F_* */
 	enum rcache_fetch_state state;
@@ -132,6 +269,17 @@ dev_t rcache_dm_devt(struct rcache *rc);
 const char *rcache_dm_name(struct rcache *rc);
 void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX]);
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason);
+
+/* dm-rcache-metadata.c */
+int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_bytes,
+		   char **error);
+void rcache_md_close(struct rcache *rc);
+int rcache_md_commit(struct rcache *rc);
+void rcache_md_dirty_slot(struct rcache *rc, u32 slot);
+
+/* dm-rcache-nlpolicy.c: the family's attribute policy */
+#define RCACHE_NL_REASON_MAX	(RCACHE_MAX_REASON_LEN - 1) /* bytes of RCACHE_ATTR_REASON */
+extern const struct nla_policy rcache_nl_policy[RCACHE_ATTR_MAX + 1];
 
 /* dm-rcache-netlink.c: the daemon link */
 int rcache_netlink_init(void);

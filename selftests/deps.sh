@@ -5,25 +5,35 @@
 #   deps.sh [build|check|bench|demo]   (default: everything)
 set -euo pipefail
 
-build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev
+build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev
 	linux-headers-amd64"
 vm_pkgs="linux-image-amd64 qemu-system-x86 busybox-static cpio kmod dmsetup e2fsprogs
 	util-linux python3"
 check_pkgs="linux-source-6.1 sparse xz-utils fio nfs-kernel-server rpcbind"
 bench_pkgs="fio"
+# DKMS, the systemd unit and man page checks, and the UML kernel for KUnit
+# (with linux-source-6.1 and python3 above)
+pkg_pkgs="dkms openssl systemd man-db bc flex bison"
+# S3 test servers (selftests/s3): Ceph (radosgw, CephFS), botocore for
+# s3proxy's SigV4 check, Node.js for s3rver
+s3_pkgs="ceph-mon ceph-mgr ceph-osd ceph-mds radosgw ceph-common ceph-fuse python3-botocore curl"
+command -v npm >/dev/null || s3_pkgs="$s3_pkgs nodejs npm"
 
 case "${1:-all}" in
 build) want="$build_pkgs" ;;
-check) want="$build_pkgs $vm_pkgs $check_pkgs" ;;
-bench | demo) want="$build_pkgs $vm_pkgs $bench_pkgs" ;;
-*) want="$build_pkgs $vm_pkgs $check_pkgs $bench_pkgs" ;;
+check) want="$build_pkgs $vm_pkgs $check_pkgs $pkg_pkgs $s3_pkgs" ;;
+bench | demo) want="$build_pkgs $vm_pkgs $bench_pkgs $s3_pkgs" ;;
+*) want="$build_pkgs $vm_pkgs $check_pkgs $bench_pkgs $pkg_pkgs $s3_pkgs" ;;
 esac
 
 missing=()
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# s3rver from npm (pinned by selftests/s3/package-lock.json) into build/node
+s3rver_install() { [ "${1:-all}" = build ] || "$(dirname "$0")/s3/s3rver.sh" install; }
 if [ ${#missing[@]} -eq 0 ]; then
+	s3rver_install "${1:-all}"
 	exit 0
 fi
 echo "deps: installing ${missing[*]}"
@@ -32,3 +42,4 @@ SUDO=
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+s3rver_install "${1:-all}"

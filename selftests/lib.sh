@@ -64,6 +64,10 @@ t_teardown() {
 	done
 	dmsetup remove_all --force >/dev/null 2>&1 || true
 	DAEMON_PID=
+	# a group may reset more (core.sh: the cache disks' superblocks)
+	if declare -F t_after >/dev/null; then
+		t_after
+	fi
 }
 
 # t_run_all [NAME...]: runs the test name / function pairs listed in TESTS,
@@ -121,6 +125,7 @@ assert_contains() {
 
 load_module() {
 	modprobe dm-mod
+	modprobe libcrc32c
 	lsmod | grep -q '^dm_rcache' || insmod "$T/dm-rcache.ko"
 }
 
@@ -195,6 +200,28 @@ sha_file() {
 # sha_dev DEV BYTES: sha256 of the first BYTES bytes of DEV.
 sha_dev() {
 	head -c "$2" "$1" | sha256sum | cut -d' ' -f1
+}
+
+# poke DEV OFFSET: flips the bits of one byte on DEV, with O_DIRECT (the
+# kernel writes cache metadata past the page cache, so buffered I/O here
+# could write back stale data)
+poke() {
+	python3 - "$1" "$2" <<'PY'
+import mmap, os, sys
+dev, off = sys.argv[1], int(sys.argv[2])
+fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+base = off - off % 4096
+os.preadv(fd, [buf], base)
+buf[off - base] ^= 0xff
+os.pwritev(fd, [buf], base)
+os.close(fd)
+PY
+}
+
+# flush_dev DEV: fsync the block device, which sends it a REQ_PREFLUSH
+flush_dev() {
+	python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)" "$1"
 }
 
 # drop the page cache so reads reach the device again

@@ -21,6 +21,13 @@ wipe() {
 	dd if=/dev/zero of="$1" bs=1M count=8 oflag=direct status=none 2>/dev/null || true
 }
 
+# These tests are about one life of a device: each starts on blank caches
+# (persistence has its own group, persist.sh).
+t_after() {
+	wipe $C0
+	wipe $C1
+}
+
 test_cold_warm_sha() {
 	wipe $C0
 	start_daemon
@@ -152,6 +159,7 @@ test_fail_fast() {
 	start_daemon
 	setup_slow_origin
 	rcachectl remove ff
+	wipe $C0	# another origin: a fresh cache
 	rcachectl create ff --origin file:///dev/mapper/slow --cache $C0 --fail-fast
 	dd if=/dev/mapper/ff of=/dev/null bs=1M count=20 iflag=direct status=none 2>/dev/null &
 	local reader=$!
@@ -212,7 +220,7 @@ test_origin_truncated() {
 	assert_ge "$(field tr fetch_errors)" 1 "fetch_errors"
 	assert_eq "$(field tr mode)" stale "mode after the origin changed"
 	grep -q "origin file:///data/trunc changed" "$LOGS/rcached.log" || die "no clear message in the daemon log"
-	dmesg | grep -q "origin file:///data/trunc is stale" || die "no clear message in the kernel log"
+	dmesg | grep -q "origin file:///data/trunc: device is stale" || die "no clear message in the kernel log"
 	assert_eq "$(dd if=/dev/mapper/tr bs=1M count=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
 		"$(sha_file /data/tr.head)" "cached blocks after the fence"
 	rcachectl remove tr
@@ -315,6 +323,7 @@ test_writes_fail() {
 	start_daemon
 	rcachectl create wr --origin file://$ORIGIN --cache $C0
 	cat /dev/mapper/wr >/dev/null
+	flush_dev /dev/mapper/wr	# commits the metadata now
 	cache_sha=$(sha_file $C0)
 	origin_sha=$(sha_file $ORIGIN)
 	assert_fails "write to the rcachectl device" \
@@ -380,7 +389,7 @@ assert d["daemon_timeout"] == 7, d
 	# dmsetup status: the documented positional fields
 	local -a f
 	read -r -a f <<<"$(dmsetup status st)"
-	assert_eq "${#f[@]}" 14 "dmsetup status field count"
+	assert_eq "${#f[@]}" 18 "dmsetup status field count"
 	assert_eq "${f[2]}" rcache "target"
 	assert_eq "${f[3]}" 2048 "block_sectors"
 	assert_eq "${f[4]}" 0/40 "cached/total"

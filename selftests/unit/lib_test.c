@@ -93,7 +93,8 @@ static void status_line(void)
 	struct rc_status st = { 0 };
 	struct rc_err e;
 
-	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready", &st, &e) == 0);
+	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready 40 7 1 9", &st, &e) == 0);
+	CHECK(st.slots == 40 && st.evictions == 7 && st.cache_read_errors == 1 && st.md_commits == 9);
 	CHECK(st.block_size == 1048576 && st.cached_blocks == 3 && st.total_blocks == 40);
 	CHECK(st.read_hits == 10 && st.read_misses == 4);
 	CHECK(st.hit_bytes == 80 * 512 && st.miss_bytes == 32 * 512);
@@ -107,13 +108,13 @@ static void layout_math(void)
 {
 	uint64_t s;
 
-	/* 1018 entries per metadata page, two copies, data on a 1 MiB boundary */
-	CHECK(RCACHE_MD_ENTRIES_PER_PAGE == 1018);
+	/* 1016 entries per metadata page, two copies, data on a 1 MiB boundary */
+	CHECK(RCACHE_MD_ENTRIES_PER_PAGE == 1016);
 	CHECK(rcache_md_pages(0) == 0 && rcache_md_pages(1) == 1 &&
-	      rcache_md_pages(1018) == 1 && rcache_md_pages(1019) == 2);
+	      rcache_md_pages(1016) == 1 && rcache_md_pages(1017) == 2);
 	CHECK(rcache_data_start(1) == 1048576);
-	CHECK(rcache_data_start(1018 * 127) == 1048576);	/* 4K + 2 x 127 pages fit */
-	CHECK(rcache_data_start(1018 * 127 + 1) == 2097152);
+	CHECK(rcache_data_start(1016 * 127) == 1048576);	/* 4K + 2 x 127 pages fit */
+	CHECK(rcache_data_start(1016 * 127 + 1) == 2097152);
 	CHECK(rcache_bytes_needed(40, 1048576) == 41 * 1048576ULL);
 	/* the largest slot count that fits, for a range of sizes */
 	for (uint64_t cache = 1 << 20; cache < (64ULL << 30); cache = cache * 3 + 4096) {

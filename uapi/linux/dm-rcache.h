@@ -91,6 +91,10 @@ enum rcache_counter {
 	RCACHE_CTR_STALE_REPLIES,
 	RCACHE_CTR_HIT_SECTORS,
 	RCACHE_CTR_MISS_SECTORS,
+	RCACHE_CTR_SLOTS,
+	RCACHE_CTR_EVICTIONS,
+	RCACHE_CTR_CACHE_READ_ERRORS,
+	RCACHE_CTR_MD_COMMITS,
 
 	__RCACHE_CTR_MAX,
 	RCACHE_CTR_MAX = __RCACHE_CTR_MAX - 1
@@ -103,6 +107,7 @@ enum rcache_counter {
 enum rcache_state {
 	RCACHE_STATE_READY,	/* serving hits, fetching misses */
 	RCACHE_STATE_STALE,	/* origin changed: misses fail, hits served */
+	RCACHE_STATE_FAILED,	/* metadata write failed: misses fail, hits served */
 
 	__RCACHE_STATE_MAX
 };
@@ -121,23 +126,72 @@ enum rcache_event {
 #define RCACHE_MAX_BLOCK_SECTORS	131072		/* 64 MiB */
 #define RCACHE_DEFAULT_BLOCK_SECTORS	2048		/* 1 MiB */
 #define RCACHE_DEFAULT_DAEMON_TIMEOUT	30		/* seconds */
-#define RCACHE_MAX_ORIGIN_LEN		4000		/* bytes of URL */
+#define RCACHE_MIN_SLOTS		64	/* or the whole origin */
+#define RCACHE_MAX_ORIGIN_LEN		3584		/* bytes of URL */
 #define RCACHE_MAX_IDENTITY_LEN		256
+#define RCACHE_MAX_REASON_LEN		1024	/* with the NUL */
 
 /*
- * Cache device layout: superblock, then metadata, then data slots.  The
- * data area starts on a RCACHE_DATA_ALIGN boundary and slot N occupies
+ * Cache device layout (docs/on-disk-format.md): superblock, then two copies
+ * of the metadata, then data slots.  The data area starts on a
+ * RCACHE_DATA_ALIGN boundary and slot N occupies
  * [data_start + N * block_size, data_start + (N + 1) * block_size).
+ * Everything on disk is little-endian; checksums are crc32c (Castagnoli)
+ * of the block after the checksum field, seeded with ~0 and not inverted at
+ * the end (the kernel's crc32c(~0, ...)).
  */
 #define RCACHE_SB_OFFSET		0
 #define RCACHE_SB_SIZE			4096
 #define RCACHE_MD_OFFSET		RCACHE_SB_SIZE
 #define RCACHE_MD_PAGE_SIZE		4096
-#define RCACHE_MD_PAGE_HEADER		24
+#define RCACHE_MD_PAGE_HEADER		32
 #define RCACHE_MD_ENTRIES_PER_PAGE \
 	((RCACHE_MD_PAGE_SIZE - RCACHE_MD_PAGE_HEADER) / 4)
 #define RCACHE_MD_COPIES		2
 #define RCACHE_DATA_ALIGN		(1024 * 1024)
+
+#define RCACHE_SB_MAGIC			0x52434143	/* "RCAC" */
+#define RCACHE_MD_MAGIC			0x52434d44	/* "RCMD" */
+#define RCACHE_FORMAT_VERSION		1
+#define RCACHE_SB_ORIGIN_SPACE		3712
+
+/* The superblock, at byte 0 of the cache device. */
+struct rcache_disk_sb {
+	__le32 csum;		/* crc32c of bytes 4..4095 */
+	__le32 magic;		/* RCACHE_SB_MAGIC */
+	__le32 version;		/* RCACHE_FORMAT_VERSION */
+	__le32 block_sectors;
+	__le64 format_id;	/* random; every metadata page repeats it */
+	__le64 nr_slots;
+	__le64 md_pages;	/* per copy */
+	__le64 data_start;	/* bytes */
+	__le64 cache_bytes;	/* cache device size when formatted */
+	__le64 nr_blocks;	/* origin blocks */
+	__le64 origin_size;	/* bytes */
+	__le64 format_time;	/* seconds since the epoch */
+	__le32 origin_len;
+	__le32 identity_len;
+	__u8 reserved[40];
+	char identity[RCACHE_MAX_IDENTITY_LEN];		/* not NUL-terminated */
+	char origin[RCACHE_SB_ORIGIN_SPACE];		/* not NUL-terminated */
+};
+
+/*
+ * A metadata page.  Page i of copy c is at RCACHE_MD_OFFSET +
+ * (c * md_pages + i) * RCACHE_MD_PAGE_SIZE and holds the entries of slots
+ * i * RCACHE_MD_ENTRIES_PER_PAGE onwards: 0 for an empty slot, else the
+ * origin block the slot holds, plus one.  Of the two copies of a page, the
+ * one with a good checksum, this format's id and the higher seq is current;
+ * a page of zeros, or of another format, is empty.
+ */
+struct rcache_disk_md_header {
+	__le32 csum;		/* crc32c of bytes 4..4095 of the page */
+	__le32 magic;		/* RCACHE_MD_MAGIC */
+	__le64 format_id;
+	__le64 seq;		/* commit that wrote the page */
+	__le32 index;		/* page index within the copy */
+	__le32 reserved;
+};
 
 /* Metadata pages per copy for a cache of @nr_slots slots. */
 static inline __u64 rcache_md_pages(__u64 nr_slots)

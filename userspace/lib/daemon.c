@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <liburing.h>
 #include <linux/netlink.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
@@ -17,90 +15,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
 #include "devnode.h"
-#include "genl.h"
 #include "log.h"
-#include "origin.h"
-#include "url.h"
+#include "rcd.h"
 #include "util.h"
 
-#define RCD_ALIGN		4096
 #define RCD_RING_ENTRIES	256
 #define RCD_RCVBUF		(16 << 20)
-#define RCD_IDENTITY_CHECK_NS	1000000000ULL
 #define RCD_BUF_CACHE		64
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif
 
-struct rcd_device {
-	struct rcd_device *next;
-	struct rc_nl_device info;
-	struct rc_url url;
-	int origin_fd;			/* O_DIRECT when the filesystem allows */
-	int origin_buffered_fd;		/* for unaligned continuations */
-	bool origin_direct;
-	int cache_fd;			/* O_DIRECT */
-	unsigned int refs;		/* fills in flight */
-	bool removed;
-	bool stale;
-	uint64_t identity_checked_ns;
-};
+void rcd_config_defaults(struct rcd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "/run/rcached");
+	cfg->max_fills = 128;
+	cfg->max_buffer_bytes = 512ULL << 20;
+	cfg->stop_grace_ms = 10000;
+	cfg->http_parallel = 16;
+	cfg->http_coalesce_bytes = 8ULL << 20;
+	cfg->http_retries = 8;
+	cfg->http_backoff_ms = 100;
+	cfg->http_backoff_max_ms = 5000;
+	cfg->http_stall_s = 10;
+	cfg->http_connect_timeout_ms = 5000;
+}
 
-enum rcd_phase { RCD_READ, RCD_WRITE };
-
-struct rcd_fill {
-	struct rcd_fill *next;		/* waiting list */
-	struct rc_nl_fetch fx;
-	struct rcd_device *dev;
-	uint8_t *buf;
-	size_t buf_len;			/* length rounded up to RCD_ALIGN */
-	size_t done;			/* bytes of the current phase done */
-	enum rcd_phase phase;
-};
+/* ------------------------------------------------------------------ */
+/* Buffers: aligned for O_DIRECT, the last few kept for reuse          */
 
 struct rcd_buf {
 	struct rcd_buf *next;
 	size_t len;
 };
 
-struct rcd {
-	struct rcd_config cfg;
-	struct rc_genl fill;		/* registered; FETCH in, FETCH_DONE out */
-	struct rc_genl ctl;		/* GET_STATUS, SET_STATE */
-	struct nl_cb *cb;
-	struct io_uring ring;
-	bool ring_ok;
-	int epfd, sigfd, ring_efd;
-	struct rcd_device *devices;
-	struct rcd_fill *wait_head, *wait_tail;
-	unsigned int nr_fills;
-	uint64_t buffer_bytes;
-	struct rcd_buf *buf_cache;
-	unsigned int nr_buf_cache;
-	bool stopping;
-	unsigned int pending_sqes;
-};
-
-void rcd_config_defaults(struct rcd_config *cfg)
-{
-	cfg->runtime_dir = "/run/rcached";
-	cfg->max_fills = 128;
-	cfg->max_buffer_bytes = 512ULL << 20;
-	cfg->stop_grace_ms = 10000;
-}
-
-/* ------------------------------------------------------------------ */
-/* Buffers                                                             */
-
 static uint8_t *buf_get(struct rcd *d, size_t len)
 {
 	struct rcd_buf **pp, *b;
 	void *p;
 
-	for (pp = &d->buf_cache; (b = *pp); pp = &b->next) {
+	for (pp = (struct rcd_buf **)&d->buf_cache; (b = *pp); pp = &b->next) {
 		if (b->len == len) {
 			*pp = b->next;
 			d->nr_buf_cache--;
@@ -130,14 +87,55 @@ static void buf_put(struct rcd *d, uint8_t *p, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* Event loop services                                                 */
+
+int rcd_watch(struct rcd *d, struct rcd_watch *w, uint32_t events, bool modify)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(d->epfd, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+void rcd_unwatch(struct rcd *d, struct rcd_watch *w)
+{
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+
+	if (!sqe) {
+		io_uring_submit(&d->ring);
+		d->pending_sqes = 0;
+		sqe = io_uring_get_sqe(&d->ring);
+	}
+	if (sqe)
+		d->pending_sqes++;
+	return sqe;
+}
+
+struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
+{
+	if (!d->aws_loaded) {
+		if (rc_aws_load(&d->aws, &d->conf, err))
+			return NULL;
+		d->aws_loaded = true;
+		rc_info("S3: region %s, endpoint %s, credentials from %s", d->aws.region,
+			d->aws.endpoint[0] ? d->aws.endpoint : "AWS", d->aws.source_desc);
+	}
+	if (rc_aws_refresh(&d->aws, false, err))
+		return NULL;
+	return &d->aws;
+}
+
+/* ------------------------------------------------------------------ */
 /* Devices                                                             */
 
-static void device_close(struct rcd_device *dev)
+static void device_close(struct rcd *d, struct rcd_device *dev)
 {
-	if (dev->origin_fd >= 0)
-		close(dev->origin_fd);
-	if (dev->origin_buffered_fd >= 0 && dev->origin_buffered_fd != dev->origin_fd)
-		close(dev->origin_buffered_fd);
+	if (dev->ops)
+		dev->ops->close(d, dev);
 	if (dev->cache_fd >= 0)
 		close(dev->cache_fd);
 	free(dev);
@@ -159,54 +157,26 @@ static void device_put(struct rcd *d, struct rcd_device *dev)
 {
 	if (--dev->refs == 0 && dev->removed) {
 		device_unlink(d, dev);
-		device_close(dev);
+		device_close(d, dev);
 	}
 }
 
-static int device_open_origin(struct rcd_device *dev, struct rc_err *err)
+void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason)
 {
-	const char *url = dev->info.origin;
-
-	dev->origin_buffered_fd = open(dev->url.path, O_RDONLY | O_CLOEXEC);
-	if (dev->origin_buffered_fd < 0)
-		return rc_errf(err, errno, "origin %s: open: %s", url, strerror(errno));
-	/* We are the cache: bypass the origin's page cache where we can. */
-	dev->origin_fd = open(dev->url.path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	dev->origin_direct = dev->origin_fd >= 0;
-	if (!dev->origin_direct)
-		dev->origin_fd = dev->origin_buffered_fd;
-	return 0;
-}
-
-/* Fences the device when the origin is no longer the recorded version. */
-static int device_check_identity(struct rcd *d, struct rcd_device *dev)
-{
-	char now[RCACHE_MAX_IDENTITY_LEN + 1];
-	char reason[RCACHE_MAX_ORIGIN_LEN + 2 * RCACHE_MAX_IDENTITY_LEN + 64];
 	struct rc_err err;
-	uint64_t t = rc_now_ns(), size;
 
 	if (dev->stale)
-		return -ESTALE;
-	if (!dev->info.identity[0] ||
-	    (dev->identity_checked_ns && t - dev->identity_checked_ns < RCD_IDENTITY_CHECK_NS))
-		return 0;
-	dev->identity_checked_ns = t;
-	if (rc_fd_identity(dev->origin_buffered_fd, &size, now, sizeof(now)) ||
-	    !strcmp(now, dev->info.identity))
-		return 0;
-	snprintf(reason, sizeof(reason), "origin %s changed: recorded %s, now %s",
-		 dev->info.origin, dev->info.identity, now);
-	rc_err("%s: %s; misses fail until the device is re-created", dev->info.name, reason);
+		return;
 	dev->stale = true;
+	rc_err("%s: %s; misses fail until the device is re-created", dev->info.name, reason);
 	if (rc_genl_set_state(&d->ctl, dev->info.dev_id, RCACHE_STATE_STALE, reason, &err))
 		rc_err("%s: %s", dev->info.name, err.msg);
-	return -ESTALE;
 }
 
 static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_err *err)
 {
 	struct rcd_device *dev;
+	char size[32];
 
 	for (dev = d->devices; dev; dev = dev->next)
 		if (dev->info.dev_id == dev_id && !dev->removed)
@@ -217,13 +187,15 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 		rc_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	dev->origin_fd = dev->origin_buffered_fd = dev->cache_fd = -1;
-	if (rc_genl_get_device(&d->ctl, dev_id, &dev->info, err))
+	dev->cache_fd = -1;
+	if (rc_genl_get_device(&d->ctl, dev_id, &dev->info, err) ||
+	    rc_url_parse(dev->info.origin, &dev->url, err))
 		goto bad;
-	if (rc_url_parse(dev->info.origin, &dev->url, err))
+	dev->ops = rc_url_is_http(&dev->url) ? &rcd_origin_http : &rcd_origin_file;
+	if (dev->ops->open(d, dev, err)) {
+		dev->ops = NULL;
 		goto bad;
-	if (device_open_origin(dev, err))
-		goto bad;
+	}
 	dev->cache_fd = rc_open_blockdev(dev->info.cache_dev, O_RDWR | O_DIRECT,
 					 d->cfg.runtime_dir, err);
 	if (dev->cache_fd < 0) {
@@ -231,33 +203,19 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 		rc_err_prefix(err, "%s: cache device", dev->info.name);
 		goto bad;
 	}
+	dev->stale = dev->info.state == RCACHE_STATE_STALE;
 	dev->next = d->devices;
 	d->devices = dev;
-	rc_info("%s: serving origin %s (%s blocks, direct origin reads %s)", dev->info.name,
-		dev->info.origin, rc_fmt_bytes(dev->info.block_size, (char[32]){0}, 32),
-		dev->origin_direct ? "on" : "off");
+	rc_info("%s: serving origin %s (%s blocks, %s)", dev->info.name, dev->info.origin,
+		rc_fmt_bytes(dev->info.block_size, size, sizeof(size)), dev->ops->name);
 	return dev;
 bad:
-	device_close(dev);
+	device_close(d, dev);
 	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
 /* Fills                                                               */
-
-static struct io_uring_sqe *get_sqe(struct rcd *d)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
-
-	if (!sqe) {
-		io_uring_submit(&d->ring);
-		d->pending_sqes = 0;
-		sqe = io_uring_get_sqe(&d->ring);
-	}
-	if (sqe)
-		d->pending_sqes++;
-	return sqe;
-}
 
 static void fill_start(struct rcd *d, struct rcd_fill *f);
 
@@ -266,19 +224,26 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	uint64_t first = f->fx.origin_offset, last = first + f->fx.length - 1;
 	int r;
 
-	if (error)
+	/* @what NULL: the backend already logged the error, once */
+	if (error && error != -ESTALE && error != -ECANCELED && what)
 		rc_err("origin %s: %s of bytes %" PRIu64 "-%" PRIu64 " (block %" PRIu64
 		       ") failed: %s (errno %d)",
 		       f->dev ? f->dev->info.origin : "?", what, first, last, f->fx.block,
 		       strerror(-error), -error);
-	r = rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
+	/* a cancelled fill (we are exiting) is re-sent to the next daemon */
+	r = error == -ECANCELED ? 0 : rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
 	if (r)
 		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
 		       f->fx.block, strerror(-r));
-	if (f->buf) {
+	if (f->share) {
+		if (--f->share->refs == 0) {
+			free(f->share->p);
+			free(f->share);
+		}
+	} else if (f->buf) {
 		buf_put(d, f->buf, f->buf_len);
-		d->buffer_bytes -= f->buf_len;
 	}
+	d->buffer_bytes -= f->buf_len;
 	if (f->dev)
 		device_put(d, f->dev);
 	free(f);
@@ -296,83 +261,70 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	}
 }
 
-static void fill_submit(struct rcd *d, struct rcd_fill *f)
+/* Ends a fill that never started (no buffer charged). */
+static void fill_refuse(struct rcd *d, struct rcd_fill *f, int error, const char *what)
 {
-	struct io_uring_sqe *sqe = get_sqe(d);
-	struct rcd_device *dev = f->dev;
+	d->nr_fills++;
+	f->buf_len = 0;
+	fill_finish(d, f, error, what);
+}
+
+static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
+{
+	struct io_uring_sqe *sqe = rcd_get_sqe(d);
 
 	if (!sqe) {
-		fill_finish(d, f, -EBUSY, "queueing I/O");
+		fill_finish(d, f, -EBUSY, "queueing the cache write");
 		return;
 	}
-	if (f->phase == RCD_READ) {
-		/* O_DIRECT needs aligned offsets; a short read may leave us unaligned. */
-		bool direct = dev->origin_direct && !(f->done % RCD_ALIGN);
-		size_t want = (direct ? f->buf_len : f->fx.length) - f->done;
-
-		io_uring_prep_read(sqe, direct ? dev->origin_fd : dev->origin_buffered_fd,
-				   f->buf + f->done, want, f->fx.origin_offset + f->done);
-	} else {
-		io_uring_prep_write(sqe, dev->cache_fd, f->buf + f->done,
-				    f->buf_len - f->done, f->fx.cache_offset + f->done);
-	}
+	io_uring_prep_write(sqe, f->dev->cache_fd, f->buf + f->done, f->buf_len - f->done,
+			    f->fx.cache_offset + f->done);
 	io_uring_sqe_set_data(sqe, f);
+}
+
+void rcd_fill_read_done(struct rcd *d, struct rcd_fill *f, int error, const char *what)
+{
+	if (error) {
+		fill_finish(d, f, error, what);
+		return;
+	}
+	/* The tail of a partial last block reads as zeros. */
+	memset(f->buf + f->fx.length, 0, f->buf_len - f->fx.length);
+	f->phase = RCD_WRITE;
+	f->done = 0;
+	fill_submit_write(d, f);
 }
 
 static void fill_start(struct rcd *d, struct rcd_fill *f)
 {
 	d->nr_fills++;
-	f->buf = buf_get(d, f->buf_len);
-	if (!f->buf) {
-		fill_finish(d, f, -ENOMEM, "buffer allocation");
-		return;
-	}
 	d->buffer_bytes += f->buf_len;
 	f->phase = RCD_READ;
 	f->done = 0;
-	fill_submit(d, f);
+	if (!f->dev->ops->own_buffers) {
+		f->buf = buf_get(d, f->buf_len);
+		if (!f->buf) {
+			fill_finish(d, f, -ENOMEM, "buffer allocation");
+			return;
+		}
+	}
+	f->dev->ops->read(d, f);
 }
 
-static void fill_complete(struct rcd *d, struct rcd_fill *f, int res)
+/* An io_uring completion of a cache write. */
+static void write_complete(struct rcd *d, struct rcd_fill *f, int res)
 {
 	if (res == -EAGAIN || res == -EINTR) {
-		fill_submit(d, f);
+		fill_submit_write(d, f);
 		return;
 	}
-	if (f->phase == RCD_READ) {
-		if (res < 0) {
-			fill_finish(d, f, res, "read");
-			return;
-		}
-		if (res == 0) {
-			rc_err("origin %s: ends before byte %" PRIu64 " (truncated under the device?)",
-			       f->dev->info.origin, f->fx.origin_offset + f->fx.length);
-			fill_finish(d, f, -EIO, "read");
-			return;
-		}
-		f->done += res;
-		if (f->done < f->fx.length) {
-			fill_submit(d, f);
-			return;
-		}
-		/* The tail of a partial last block reads as zeros. */
-		memset(f->buf + f->fx.length, 0, f->buf_len - f->fx.length);
-		f->phase = RCD_WRITE;
-		f->done = 0;
-		fill_submit(d, f);
-		return;
-	}
-	if (res < 0) {
-		fill_finish(d, f, res, "cache write");
-		return;
-	}
-	if (res == 0) {
-		fill_finish(d, f, -EIO, "cache write");
+	if (res <= 0) {
+		fill_finish(d, f, res ? res : -EIO, "cache write");
 		return;
 	}
 	f->done += res;
 	if (f->done < f->buf_len) {
-		fill_submit(d, f);
+		fill_submit_write(d, f);
 		return;
 	}
 	fill_finish(d, f, 0, NULL);
@@ -389,28 +341,25 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 		return;
 	}
 	f->fx = *fx;
-	f->buf_len = ((size_t)fx->length + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN;
 	f->dev = device_get(d, fx->dev_id, &err);
 	if (!f->dev) {
 		rc_err("request %u for device %" PRIu64 ": %s", fx->req_id, fx->dev_id, err.msg);
-		d->nr_fills++;
-		fill_finish(d, f, err.code ? -err.code : -EIO, "device setup");
+		fill_refuse(d, f, err.code ? -err.code : -EIO, "device setup");
 		return;
 	}
 	f->dev->refs++;
-	r = device_check_identity(d, f->dev);
+	r = f->dev->stale ? -ESTALE : f->dev->ops->check(d, f->dev);
 	if (r) {
-		d->nr_fills++;
-		fill_finish(d, f, r, "version check");
+		fill_refuse(d, f, r, "version check");
 		return;
 	}
 	if (fx->cache_offset % RCD_ALIGN || fx->length == 0 ||
 	    fx->length > RCACHE_MAX_BLOCK_SECTORS * 512U) {
-		d->nr_fills++;
-		fill_finish(d, f, -EINVAL, "request check");
+		fill_refuse(d, f, -EINVAL, "request check");
 		return;
 	}
-	if (d->stopping || d->wait_head || d->nr_fills >= d->cfg.max_fills ||
+	f->buf_len = ((size_t)fx->length + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN;
+	if (d->wait_head || d->nr_fills >= d->cfg.max_fills ||
 	    d->buffer_bytes + f->buf_len > d->cfg.max_buffer_bytes) {
 		if (d->wait_tail)
 			d->wait_tail->next = f;
@@ -434,7 +383,7 @@ static void on_event(struct rcd *d, const struct rc_nl_device *ev)
 		dev->removed = true;
 		if (!dev->refs) {
 			device_unlink(d, dev);
-			device_close(dev);
+			device_close(d, dev);
 		}
 		break;
 	}
@@ -450,6 +399,7 @@ static int nl_on_valid(struct nl_msg *msg, void *arg)
 	struct rc_nl_device ev;
 	int kind = rc_genl_parse(msg, &fx, &ev);
 
+	/* while stopping, FETCHes stay with the kernel for the next daemon */
 	if (kind == 0 && !d->stopping)
 		on_fetch(d, &fx);
 	else if (kind == 1)
@@ -461,15 +411,23 @@ static int nl_on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 {
 	(void)nla;
 	(void)arg;
-	/* A reply the kernel no longer wanted (device removed, cancelled). */
+	/* a reply the kernel no longer wanted (device removed, cancelled) */
 	rc_debug("kernel rejected a message: %s", strerror(-e->error));
 	return NL_SKIP;
 }
 
-static void drain_netlink(struct rcd *d)
+static void kick_backends(struct rcd *d)
 {
-	int i, r;
+	if (d->http)
+		rcd_origin_http.kick(d);
+}
 
+static void on_netlink(struct rcd *d, struct rcd_watch *w, uint32_t events)
+{
+	int i, r = 0;
+
+	(void)w;
+	(void)events;
 	for (i = 0; i < 64; i++) {
 		r = nl_recvmsgs_report(d->fill.sk, d->cb);
 		if (r <= 0)
@@ -477,6 +435,7 @@ static void drain_netlink(struct rcd *d)
 	}
 	if (r < 0 && r != -NLE_AGAIN && r != -NLE_DUMP_INTR)
 		rc_warn("netlink receive: %s", nl_geterror(r));
+	kick_backends(d);
 }
 
 static int setup_netlink(struct rcd *d)
@@ -516,38 +475,54 @@ static int setup_netlink(struct rcd *d)
 /* ------------------------------------------------------------------ */
 /* Loop                                                                */
 
-static void drain_ring(struct rcd *d)
+static void on_ring(struct rcd *d, struct rcd_watch *w, uint32_t events)
 {
 	struct io_uring_cqe *cqe;
 	uint64_t v;
 
-	if (read(d->ring_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	(void)events;
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		rc_warn("eventfd: %s", strerror(errno));
 	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
 		struct rcd_fill *f = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&d->ring, cqe);
-		fill_complete(d, f, res);
+		if (f->phase == RCD_READ)
+			rcd_origin_file_complete(d, f, res);
+		else
+			write_complete(d, f, res);
 	}
+	kick_backends(d);
 }
 
-static int add_fd(struct rcd *d, int fd)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+static uint64_t stop_deadline;
 
-	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (!d->stopping)
+			rc_info("signal %u: finishing %u fills, then exiting", si.ssi_signo,
+				d->nr_fills);
+		d->stopping = true;
+		stop_deadline = rc_now_ns() + (uint64_t)d->cfg.stop_grace_ms * 1000000ULL;
+	}
 }
 
 static void cleanup(struct rcd *d)
 {
 	struct rcd_buf *b;
 
+	if (d->http)
+		rcd_http_exit(d);
 	while (d->devices) {
 		struct rcd_device *dev = d->devices;
 
 		d->devices = dev->next;
-		device_close(dev);
+		device_close(d, dev);
 	}
 	while (d->wait_head) {
 		struct rcd_fill *f = d->wait_head;
@@ -567,19 +542,32 @@ static void cleanup(struct rcd *d)
 		io_uring_queue_exit(&d->ring);
 	if (d->epfd >= 0)
 		close(d->epfd);
-	if (d->sigfd >= 0)
-		close(d->sigfd);
-	if (d->ring_efd >= 0)
-		close(d->ring_efd);
+	if (d->sig_w.fd >= 0)
+		close(d->sig_w.fd);
+	if (d->ring_w.fd >= 0)
+		close(d->ring_w.fd);
+	rc_aws_clear(&d->aws);
+	rc_ini_free(&d->conf);
 }
 
 int rcd_run(const struct rcd_config *cfg)
 {
-	struct rcd d = { .cfg = *cfg, .epfd = -1, .sigfd = -1, .ring_efd = -1 };
-	uint64_t deadline = 0;
+	struct rcd *d = calloc(1, sizeof(*d));
+	struct rc_err err;
 	sigset_t mask;
 	int r, status = 1;
 
+	if (!d)
+		return 1;
+	d->cfg = *cfg;
+	d->epfd = d->sig_w.fd = d->ring_w.fd = -1;
+	if (cfg->config_file) {
+		r = rc_ini_load(&d->conf, cfg->config_file, &err);
+		if (r && r != -ENOENT) {
+			rc_err("%s", err.msg);
+			goto out;
+		}
+	}
 	if (mkdir(cfg->runtime_dir, 0700) && errno != EEXIST)
 		rc_warn("runtime directory %s: %s", cfg->runtime_dir, strerror(errno));
 
@@ -588,74 +576,67 @@ int rcd_run(const struct rcd_config *cfg)
 	sigaddset(&mask, SIGINT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->sig_w = (struct rcd_watch){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
+				       on_signal, NULL };
 
-	r = io_uring_queue_init(RCD_RING_ENTRIES, &d.ring, 0);
+	r = io_uring_queue_init(RCD_RING_ENTRIES, &d->ring, 0);
 	if (r) {
 		rc_err("io_uring setup: %s", strerror(-r));
 		goto out;
 	}
-	d.ring_ok = true;
-	d.ring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (d.ring_efd < 0 || io_uring_register_eventfd(&d.ring, d.ring_efd)) {
+	d->ring_ok = true;
+	d->ring_w = (struct rcd_watch){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), on_ring, NULL };
+	if (d->ring_w.fd < 0 || io_uring_register_eventfd(&d->ring, d->ring_w.fd)) {
 		rc_err("io_uring eventfd: %s", strerror(errno));
 		goto out;
 	}
-	if (setup_netlink(&d))
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0 || rcd_watch(d, &d->sig_w, EPOLLIN, false) ||
+	    rcd_watch(d, &d->ring_w, EPOLLIN, false)) {
+		rc_err("epoll: %s", strerror(errno));
 		goto out;
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d.epfd < 0 || add_fd(&d, d.sigfd) || add_fd(&d, d.ring_efd) ||
-	    add_fd(&d, rc_genl_fd(&d.fill))) {
+	}
+	if (setup_netlink(d))
+		goto out;
+	d->nl_w = (struct rcd_watch){ rc_genl_fd(&d->fill), on_netlink, NULL };
+	if (rcd_watch(d, &d->nl_w, EPOLLIN, false)) {
 		rc_err("epoll: %s", strerror(errno));
 		goto out;
 	}
 	rc_info("registered with dm-rcache; serving fetches (pid %d)", (int)getpid());
+	kick_backends(d);
 
 	for (;;) {
-		struct epoll_event ev[8];
+		struct epoll_event ev[16];
 		int i, n, timeout = -1;
 
-		/* Submit what the last round queued (also FETCHes taken during REGISTER). */
-		if (d.pending_sqes) {
-			io_uring_submit(&d.ring);
-			d.pending_sqes = 0;
+		/* submit what the last round queued (also FETCHes taken during REGISTER) */
+		if (d->pending_sqes) {
+			io_uring_submit(&d->ring);
+			d->pending_sqes = 0;
 		}
-		if (d.stopping) {
+		if (d->stopping) {
 			uint64_t now = rc_now_ns();
 
-			if (!d.nr_fills || now >= deadline)
+			if (!d->nr_fills || now >= stop_deadline)
 				break;
-			timeout = (int)((deadline - now) / 1000000) + 1;
+			timeout = (int)((stop_deadline - now) / 1000000) + 1;
 		}
-		n = epoll_wait(d.epfd, ev, 8, timeout);
+		n = epoll_wait(d->epfd, ev, 16, timeout);
 		if (n < 0 && errno != EINTR) {
 			rc_err("epoll_wait: %s", strerror(errno));
 			goto out;
 		}
 		for (i = 0; i < n; i++) {
-			int fd = ev[i].data.fd;
+			struct rcd_watch *w = ev[i].data.ptr;
 
-			if (fd == d.sigfd) {
-				struct signalfd_siginfo si;
-
-				while (read(d.sigfd, &si, sizeof(si)) == sizeof(si)) {
-					if (!d.stopping)
-						rc_info("signal %u: finishing %u fills, then exiting",
-							si.ssi_signo, d.nr_fills);
-					d.stopping = true;
-					deadline = rc_now_ns() +
-						(uint64_t)cfg->stop_grace_ms * 1000000ULL;
-				}
-			} else if (fd == d.ring_efd) {
-				drain_ring(&d);
-			} else {
-				drain_netlink(&d);
-			}
+			w->fn(d, w, ev[i].events);
 		}
 	}
 	/* Closing the socket hands what we did not finish to the next daemon. */
 	status = 0;
 out:
-	cleanup(&d);
+	cleanup(d);
+	free(d);
 	return status;
 }

@@ -2,8 +2,8 @@
 /*
  * rcached's engine: registers with dm-rcache, takes FETCH requests, reads
  * the origin range, writes it to the cache device with O_DIRECT at the
- * offset the kernel chose, and answers FETCH_DONE.  Many fills run at once
- * through one io_uring; none waits for another.
+ * offset the kernel chose, and answers FETCH_DONE.  Many fills run at once;
+ * none waits for another.
  */
 #ifndef RCACHE_DAEMON_H
 #define RCACHE_DAEMON_H
@@ -11,14 +11,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "error.h"
+
 struct rcd_config {
-	const char *runtime_dir;	/* private device nodes */
+	const char *config_file;	/* rcached.conf; missing is fine */
+	char runtime_dir[256];		/* private device nodes */
 	unsigned int max_fills;		/* fills in flight at once */
 	uint64_t max_buffer_bytes;	/* bytes of fill buffers at once */
 	unsigned int stop_grace_ms;	/* SIGTERM: wait this long for fills */
+	/* HTTP/S3 origins */
+	unsigned int http_parallel;	/* range GETs in flight */
+	uint64_t http_coalesce_bytes;	/* largest GET adjacent misses merge into */
+	unsigned int http_retries;	/* attempts after the first */
+	unsigned int http_backoff_ms;	/* first retry delay (full jitter) */
+	unsigned int http_backoff_max_ms;
+	unsigned int http_stall_s;	/* no byte for this long: retry */
+	unsigned int http_connect_timeout_ms;
 };
 
 void rcd_config_defaults(struct rcd_config *cfg);
+/* Applies the [daemon] section of rcached.conf (command-line flags win). */
+int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err);
 
 /* Runs until SIGTERM/SIGINT; returns the process exit status. */
 int rcd_run(const struct rcd_config *cfg);

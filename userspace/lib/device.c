@@ -56,7 +56,7 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	uint64_t block = o->block_size ? o->block_size : RCACHE_DEFAULT_BLOCK_SECTORS * 512ULL;
 	uint64_t cache_bytes, nr_blocks, need, len;
 	unsigned int lbs;
-	char uuid[160], a[32], b[32], c[32];
+	char uuid[160], a[32], b[32], c[32], d[32];
 	dev_t cache_dev, dev;
 	int r;
 
@@ -67,21 +67,23 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 		return rc_errf(err, EINVAL,
 			       "block size %" PRIu64 ": must be a power of two from 4 KiB to 64 MiB",
 			       block);
-	r = rc_origin_probe(o->origin, &info, err);
+	r = rc_origin_probe(o->origin, o->conf, &info, err);
 	if (r)
 		return r;
 	r = rc_cache_dev_probe(o->cache, &cache_dev, &cache_bytes, &lbs, err);
 	if (r)
 		return r;
+	/* a cache smaller than the origin evicts, but must hold 64 blocks */
 	nr_blocks = (info.size + block - 1) / block;
-	need = rcache_bytes_needed(nr_blocks, (uint32_t)block);
+	need = rcache_bytes_needed(nr_blocks < RCACHE_MIN_SLOTS ? nr_blocks : RCACHE_MIN_SLOTS,
+				   (uint32_t)block);
 	if (cache_bytes < need)
 		return rc_errf(err, ENOSPC,
-			       "cache device %s is too small: %s, needs %s for a %s origin in %s blocks",
+			       "cache device %s is too small: %s, needs at least %s (64 blocks of %s, or the whole %s origin)",
 			       o->cache, rc_fmt_bytes(cache_bytes, a, sizeof(a)),
 			       rc_fmt_bytes(need, b, sizeof(b)),
-			       rc_fmt_bytes(info.size, c, sizeof(c)),
-			       rc_fmt_bytes(block, a, sizeof(a)));
+			       rc_fmt_bytes(block, c, sizeof(c)),
+			       rc_fmt_bytes(info.size, d, sizeof(d)));
 
 	memset(&t, 0, sizeof(t));
 	snprintf(t.cache_dev, sizeof(t.cache_dev), "%u:%u", major(cache_dev), minor(cache_dev));
@@ -91,6 +93,11 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	t.daemon_timeout = o->daemon_timeout;
 	t.fail_fast = o->fail_fast;
 	t.origin_size = info.size;
+	t.reset = o->reset;
+	if (o->commit_ms >= 0) {
+		t.commit_ms_set = true;
+		t.commit_ms = o->commit_ms;
+	}
 
 	/* The tail past the origin's end reads as zeros up to a whole sector. */
 	len = (info.size + lbs - 1) / lbs * lbs;

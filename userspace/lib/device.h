@@ -9,6 +9,7 @@
 
 #include "dm.h"
 #include "error.h"
+#include "ini.h"
 
 #define RC_DM_UUID_PREFIX "RCACHE-"
 
@@ -19,6 +20,9 @@ struct rc_create_opts {
 	uint64_t block_size;		/* bytes; 0: 1 MiB */
 	uint32_t daemon_timeout;	/* seconds; 0: kernel default */
 	bool fail_fast;
+	bool reset;			/* reformat the cache device */
+	int commit_ms;			/* -1: kernel default */
+	const struct rc_ini *conf;	/* rcached.conf, for S3 settings; may be NULL */
 };
 
 int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,

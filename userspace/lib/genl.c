@@ -31,6 +31,7 @@ static struct nla_policy device_policy[RCACHE_ATTR_MAX + 1] = {
 	[RCACHE_ATTR_ORIGIN_SIZE] = { .type = NLA_U64 },
 	[RCACHE_ATTR_IDENTITY] = { .type = NLA_STRING },
 	[RCACHE_ATTR_STATE] = { .type = NLA_U32 },
+	[RCACHE_ATTR_REASON] = { .type = NLA_STRING },
 	[RCACHE_ATTR_EVENT_TYPE] = { .type = NLA_U32 },
 	[RCACHE_ATTR_COUNTERS] = { .type = NLA_NESTED },
 };
@@ -272,6 +273,8 @@ static void parse_device(struct nlattr **tb, struct rc_nl_device *d)
 		d->origin_size = nla_get_u64(tb[RCACHE_ATTR_ORIGIN_SIZE]);
 	if (tb[RCACHE_ATTR_STATE])
 		d->state = nla_get_u32(tb[RCACHE_ATTR_STATE]);
+	if (tb[RCACHE_ATTR_REASON])
+		snprintf(d->reason, sizeof(d->reason), "%s", nla_get_string(tb[RCACHE_ATTR_REASON]));
 	if (tb[RCACHE_ATTR_EVENT_TYPE])
 		d->event = nla_get_u32(tb[RCACHE_ATTR_EVENT_TYPE]);
 	if (tb[RCACHE_ATTR_COUNTERS]) {

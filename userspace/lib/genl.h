@@ -37,6 +37,7 @@ struct rc_nl_device {
 	uint32_t block_size;
 	uint64_t origin_size;
 	uint32_t state;
+	char reason[RCACHE_MAX_REASON_LEN];
 	uint32_t event;			/* EVENT only */
 	uint64_t counters[__RCACHE_CTR_MAX];
 };

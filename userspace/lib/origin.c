@@ -9,6 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "aws.h"
+#include "http.h"
 #include "origin.h"
 
 int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen)
@@ -52,8 +54,30 @@ static int probe_file(const char *url, const struct rc_url *u,
 	return 0;
 }
 
-int rc_origin_probe(const char *url, struct rc_origin_info *info,
-		    struct rc_err *err)
+static int probe_http(const char *url, const struct rc_url *u, const struct rc_ini *conf,
+		      struct rc_origin_info *info, struct rc_err *err)
+{
+	struct rc_aws aws;
+	char etag[160];
+	int r;
+
+	if (u->kind == RC_ORIGIN_S3) {
+		r = rc_aws_load(&aws, conf, err);
+		if (r)
+			return rc_err_prefix(err, "origin %s", url);
+	}
+	r = rc_http_probe(url, u, u->kind == RC_ORIGIN_S3 ? &aws : NULL, &info->size, etag,
+			  sizeof(etag), err);
+	if (u->kind == RC_ORIGIN_S3)
+		rc_aws_clear(&aws);
+	if (r)
+		return r;
+	rc_http_identity(info->size, etag, info->identity, sizeof(info->identity));
+	return 0;
+}
+
+int rc_origin_probe(const char *url, const struct rc_ini *conf,
+		    struct rc_origin_info *info, struct rc_err *err)
 {
 	struct rc_url u;
 
@@ -63,6 +87,9 @@ int rc_origin_probe(const char *url, struct rc_origin_info *info,
 	switch (u.kind) {
 	case RC_ORIGIN_FILE:
 		return probe_file(url, &u, info, err);
+	case RC_ORIGIN_S3:
+	case RC_ORIGIN_HTTP:
+		return probe_http(url, &u, conf, info, err);
 	}
 	return rc_errf(err, EINVAL, "origin %s: unsupported", url);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "error.h"
+#include "ini.h"
 #include "url.h"
 #include "../../uapi/linux/dm-rcache.h"
 
@@ -22,7 +23,12 @@ struct rc_origin_info {
  */
 int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen);
 
-int rc_origin_probe(const char *url, struct rc_origin_info *info,
-		    struct rc_err *err);
+/*
+ * Size and version of the origin at @url: stat for file://, one HEAD for
+ * s3:// (credentials from the environment, @conf's [s3] section and the AWS
+ * profile), a 1-byte GET for http(s)://.  @conf may be NULL.
+ */
+int rc_origin_probe(const char *url, const struct rc_ini *conf,
+		    struct rc_origin_info *info, struct rc_err *err);
 
 #endif

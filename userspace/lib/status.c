@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "genl.h"
 #include "status.h"
 #include "util.h"
 
@@ -17,12 +19,14 @@ int rc_status_parse_info(const char *params, struct rc_status *st,
 
 	n = sscanf(params,
 		   "%u %" SCNu64 "/%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %15s",
+		   " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %15s %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64,
 		   &block_sectors, &st->cached_blocks, &st->total_blocks,
 		   &st->read_hits, &st->read_misses, &hit_sectors, &miss_sectors,
 		   &st->fetches_inflight, &st->fetch_errors, st->daemon,
-		   &st->stale_replies, st->mode);
-	if (n != 12)
+		   &st->stale_replies, st->mode, &st->slots, &st->evictions,
+		   &st->cache_read_errors, &st->md_commits);
+	if (n != 16)
 		return rc_errf(err, EPROTO, "unrecognised rcache status: %s", params);
 	st->block_size = block_sectors * 512;
 	st->hit_bytes = hit_sectors * 512;
@@ -49,6 +53,22 @@ static void resolve_dev(const char *majmin, char *out, size_t outlen)
 		}
 	}
 	fclose(f);
+}
+
+/* The kernel keeps the reason for a mode; it is not in the status line. */
+static void status_reason(const char *name, struct rc_status *st)
+{
+	struct rc_nl_device *dev = calloc(1, sizeof(*dev));
+	struct rc_genl g;
+
+	if (!dev)
+		return;
+	if (!rc_genl_open(&g, NULL)) {
+		if (!rc_genl_get_device_by_name(&g, name, dev, NULL))
+			snprintf(st->reason, sizeof(st->reason), "%s", dev->reason);
+		rc_genl_close(&g);
+	}
+	free(dev);
 }
 
 int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
@@ -80,6 +100,8 @@ int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
 	rc_dm_table_free(&t);
 	if (r)
 		return rc_err_prefix(err, "%s", name);
+	if (strcmp(st->mode, "ready"))
+		status_reason(name, st);
 	return 0;
 }
 
@@ -104,17 +126,23 @@ void rc_status_print_json(FILE *f, const struct rc_status *st)
 		",\"read_hits\":%" PRIu64 ",\"read_misses\":%" PRIu64
 		",\"hit_bytes\":%" PRIu64 ",\"miss_bytes\":%" PRIu64
 		",\"fetches_inflight\":%" PRIu64 ",\"fetch_errors\":%" PRIu64
-		",\"stale_replies\":%" PRIu64 ",\"daemon\":",
+		",\"stale_replies\":%" PRIu64 ",\"slots\":%" PRIu64
+		",\"evictions\":%" PRIu64 ",\"cache_read_errors\":%" PRIu64
+		",\"md_commits\":%" PRIu64 ",\"daemon\":",
 		st->block_size, st->size_bytes, st->cached_blocks, st->total_blocks,
 		cached_percent(st), st->read_hits, st->read_misses, st->hit_bytes,
 		st->miss_bytes, st->fetches_inflight, st->fetch_errors,
-		st->stale_replies);
+		st->stale_replies, st->slots, st->evictions, st->cache_read_errors,
+		st->md_commits);
 	rc_json_string(f, st->daemon);
 	fprintf(f, ",\"mode\":");
 	rc_json_string(f, st->mode);
-	fprintf(f, ",\"daemon_timeout\":%u,\"fail_fast\":%s}",
+	fprintf(f, ",\"reason\":");
+	rc_json_string(f, st->reason);
+	fprintf(f, ",\"daemon_timeout\":%u,\"fail_fast\":%s,\"commit_interval_ms\":%u}",
 		st->table.daemon_timeout ? st->table.daemon_timeout : RCACHE_DEFAULT_DAEMON_TIMEOUT,
-		st->table.fail_fast ? "true" : "false");
+		st->table.fail_fast ? "true" : "false",
+		st->table.commit_ms_set ? st->table.commit_ms : 1000);
 }
 
 void rc_status_print_text(FILE *f, const struct rc_status *st)
@@ -134,6 +162,9 @@ void rc_status_print_text(FILE *f, const struct rc_status *st)
 		st->read_misses, rc_fmt_bytes(st->miss_bytes, c, sizeof(c)));
 	fprintf(f, "  fetches:       %" PRIu64 " in flight, %" PRIu64 " errors\n",
 		st->fetches_inflight, st->fetch_errors);
+	fprintf(f, "  cache slots:   %" PRIu64 " (%" PRIu64 " evictions, %" PRIu64
+		" read errors, %" PRIu64 " metadata commits)\n",
+		st->slots, st->evictions, st->cache_read_errors, st->md_commits);
 	fprintf(f, "  daemon:        %s\n", st->daemon);
-	fprintf(f, "  mode:          %s\n", st->mode);
+	fprintf(f, "  mode:          %s%s%s\n", st->mode, st->reason[0] ? ": " : "", st->reason);
 }

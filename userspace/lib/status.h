@@ -20,8 +20,10 @@ struct rc_status {
 	uint64_t read_hits, read_misses;
 	uint64_t hit_bytes, miss_bytes;
 	uint64_t fetches_inflight, fetch_errors, stale_replies;
+	uint64_t slots, evictions, cache_read_errors, md_commits;
 	char daemon[16];		/* connected | absent */
-	char mode[16];			/* ready | stale */
+	char mode[16];			/* ready | stale | failed */
+	char reason[1024];		/* why, when not ready (from netlink) */
 };
 
 /* Parses the STATUSTYPE_INFO line (see README, "Status"). */

@@ -30,6 +30,14 @@ char *rc_table_format(const struct rc_table *t)
 		n += snprintf(opts + n, sizeof(opts) - n, " fail_fast");
 		nopt += 1;
 	}
+	if (t->commit_ms_set) {
+		n += snprintf(opts + n, sizeof(opts) - n, " commit_interval %u", t->commit_ms);
+		nopt += 2;
+	}
+	if (t->reset) {
+		n += snprintf(opts + n, sizeof(opts) - n, " reset");
+		nopt += 1;
+	}
 	if (nopt) {
 		if (asprintf(&out, "%s %s %u %d%s", t->cache_dev, t->origin, t->block_sectors,
 			     nopt, opts) < 0)
@@ -71,12 +79,18 @@ int rc_table_parse(const char *params, struct rc_table *t, struct rc_err *err)
 			t->fail_fast = true;
 			continue;
 		}
+		if (!strcmp(name, "reset")) {
+			t->reset = true;
+			continue;
+		}
 		if (!val)
 			goto bad;
 		if (!strcmp(name, "daemon_timeout") && !rc_parse_u64(val, 1, UINT32_MAX, &v))
 			t->daemon_timeout = v;
 		else if (!strcmp(name, "origin_size") && !rc_parse_u64(val, 1, UINT64_MAX, &v))
 			t->origin_size = v;
+		else if (!strcmp(name, "commit_interval") && !rc_parse_u64(val, 0, 3600000, &v))
+			t->commit_ms_set = true, t->commit_ms = v;
 		else if (!strcmp(name, "identity"))
 			snprintf(t->identity, sizeof(t->identity), "%s", val);
 		else

@@ -19,6 +19,9 @@ struct rc_table {
 	uint32_t daemon_timeout;	/* 0: not given (kernel default) */
 	bool fail_fast;
 	uint64_t origin_size;		/* 0: not given */
+	bool reset;			/* reformat the cache device */
+	bool commit_ms_set;
+	uint32_t commit_ms;		/* commit_interval */
 	char identity[RCACHE_MAX_IDENTITY_LEN + 1];
 };
 

@@ -73,7 +73,40 @@ int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 		out->kind = RC_ORIGIN_FILE;
 		return 0;
 	}
+	if (!strncmp(url, "s3://", 5)) {
+		const char *slash;
+		size_t blen;
+
+		p = url + 5;
+		slash = strchr(p, '/');
+		blen = slash ? (size_t)(slash - p) : strlen(p);
+		if (blen < 3 || blen > 63)
+			return rc_errf(err, EINVAL,
+				       "origin URL %s: bucket name must be 3 to 63 characters", url);
+		for (size_t i = 0; i < blen; i++)
+			if (!islower((unsigned char)p[i]) && !isdigit((unsigned char)p[i]) &&
+			    p[i] != '-' && p[i] != '.')
+				return rc_errf(err, EINVAL,
+					       "origin URL %s: bucket names use a-z, 0-9, '-' and '.'",
+					       url);
+		if (!slash || !slash[1])
+			return rc_errf(err, EINVAL, "origin URL %s: no object key (s3://bucket/key)",
+				       url);
+		memcpy(out->bucket, p, blen);
+		out->bucket[blen] = '\0';
+		if (percent_decode(slash + 1, out->key, sizeof(out->key)))
+			return rc_errf(err, EINVAL, "origin URL %s: bad %%-escape or key too long", url);
+		out->kind = RC_ORIGIN_S3;
+		return 0;
+	}
+	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) {
+		p = strstr(url, "://") + 3;
+		if (!*p || *p == '/' || !strchr(p, '/'))
+			return rc_errf(err, EINVAL, "origin URL %s: expected http(s)://host/path", url);
+		out->kind = RC_ORIGIN_HTTP;
+		return 0;
+	}
 	return rc_errf(err, EINVAL,
-		       "origin URL %s: unsupported scheme (expected file:///absolute/path)",
+		       "origin URL %s: unsupported scheme (expected file:///path, s3://bucket/key or https://host/path)",
 		       url);
 }

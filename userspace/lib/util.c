@@ -53,6 +53,21 @@ int rc_parse_size(const char *s, uint64_t *out)
 	return -1;
 }
 
+int rc_parse_range(const char *s, uint64_t *begin, uint64_t *end)
+{
+	char buf[64], *dash;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	dash = strchr(buf, '-');
+	if (!dash)
+		return -1;
+	*dash = '\0';
+	if (rc_parse_size(buf, begin) || rc_parse_size(dash + 1, end) || *begin >= *end)
+		return -1;
+	return 0;
+}
+
 const char *rc_fmt_bytes(uint64_t n, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

@@ -11,6 +11,9 @@
 
 #include "../lib/device.h"
 #include "../lib/dm.h"
+#include "../lib/ini.h"
+#include "../lib/inspect.h"
+#include "../lib/kmodload.h"
 #include "../lib/log.h"
 #include "../lib/status.h"
 #include "../lib/util.h"
@@ -23,15 +26,25 @@ static void usage(FILE *f)
 		"usage: rcachectl COMMAND [ARGS]\n"
 		"\n"
 		"  create NAME --origin URL --cache DEV [--block-size SIZE]\n"
-		"              [--daemon-timeout SECONDS] [--fail-fast]\n"
+		"              [--daemon-timeout SECONDS] [--fail-fast] [--config FILE]\n"
+		"              [--reset] [--commit-interval MS]\n"
 		"      Make /dev/mapper/NAME show the origin, cached on DEV.\n"
 		"  remove NAME          Remove the device (it must not be open).\n"
 		"  list                 List rcache devices.\n"
 		"  status [NAME] [--json]\n"
 		"                       Counters of one or every rcache device.\n"
 		"  table NAME           The device's table line, as dmsetup shows it.\n"
+		"  inspect DEV [--json] The on-disk format of a cache device.\n"
+		"  invalidate NAME [--range A-B]\n"
+		"                       Drop cached blocks (bytes; default everything).\n"
+		"  clear-stats NAME     Zero the counters.\n"
+		"  version, --version   Print the version.\n"
 		"\n"
-		"Origin URLs: file:///absolute/path (local, NFS or CephFS file).\n");
+		"Origin URLs: file:///absolute/path (local, NFS or CephFS file, or a block\n"
+		"device), s3://bucket/key (endpoint, region and credentials as the AWS CLI\n"
+		"finds them, or from the [s3] section of the config file), https://host/path\n"
+		"(public or presigned).  --config defaults to $RCACHE_CONFIG or\n"
+		"/etc/rcache/rcached.conf.\n");
 }
 
 static int fail(const struct rc_err *err)
@@ -57,9 +70,15 @@ static int cmd_create(int argc, char **argv)
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "daemon-timeout", required_argument, NULL, 't' },
 		{ "fail-fast", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "reset", no_argument, NULL, 'R' },
+		{ "commit-interval", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct rc_create_opts o = { 0 };
+	const char *config = getenv("RCACHE_CONFIG") ? getenv("RCACHE_CONFIG") :
+		"/etc/rcache/rcached.conf";
+	struct rc_create_opts o = { .commit_ms = -1 };
+	struct rc_ini conf;
 	struct rc_err err;
 	struct rc_dm dm;
 	dev_t dev;
@@ -90,6 +109,19 @@ static int cmd_create(int argc, char **argv)
 		case 'f':
 			o.fail_fast = true;
 			break;
+		case 'C':
+			config = optarg;
+			break;
+		case 'R':
+			o.reset = true;
+			break;
+		case 'I':
+			if (rc_parse_u64(optarg, 0, 3600000, &v)) {
+				rc_err("--commit-interval %s: expected 0 to 3600000 ms", optarg);
+				return EXIT_USAGE;
+			}
+			o.commit_ms = (int)v;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
@@ -99,10 +131,20 @@ static int cmd_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.name = argv[optind];
-	if (open_dm(&dm))
+	/* the target must be there: load dm-rcache as modprobe would */
+	if (rc_kmod_load(NULL, 0, &err) < 0)
+		return fail(&err);
+	r = rc_ini_load(&conf, config, &err);
+	if (r && r != -ENOENT)
+		return fail(&err);
+	o.conf = &conf;
+	if (open_dm(&dm)) {
+		rc_ini_free(&conf);
 		return 1;
+	}
 	r = rc_device_create(&dm, &o, &dev, &err);
 	rc_dm_close(&dm);
+	rc_ini_free(&conf);
 	if (r)
 		return fail(&err);
 	printf("/dev/mapper/%s\n", o.name);
@@ -255,6 +297,102 @@ static int cmd_table(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rc_inspect in;
+	struct rc_err err;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return EXIT_USAGE;
+		json = true;
+	}
+	if (optind != argc - 1) {
+		rc_err("inspect needs exactly one cache device");
+		return EXIT_USAGE;
+	}
+	if (rc_inspect(argv[optind], &in, &err))
+		return fail(&err);
+	rc_inspect_print(stdout, argv[optind], &in, json);
+	return 0;
+}
+
+/* Sends a target message to an rcache device. */
+static int send_message(const char *name, const char *msg)
+{
+	struct rc_status st;
+	struct rc_err err;
+	struct rc_dm dm;
+	int r;
+
+	if (open_dm(&dm))
+		return 1;
+	r = rc_status_get(&dm, name, &st, &err);
+	if (!r)
+		r = rc_dm_message(&dm, name, msg, NULL, &err);
+	rc_dm_close(&dm);
+	return r ? fail(&err) : 0;
+}
+
+static int cmd_invalidate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "range", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *range = NULL;
+	uint64_t begin = 0, end = UINT64_MAX;
+	char msg[96];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'r')
+			return EXIT_USAGE;
+		range = optarg;
+	}
+	if (optind != argc - 1) {
+		rc_err("invalidate needs exactly one NAME");
+		return EXIT_USAGE;
+	}
+	if (range && rc_parse_range(range, &begin, &end)) {
+		rc_err("--range %s: expected BEGIN-END in bytes, such as 0-1G", range);
+		return EXIT_USAGE;
+	}
+	if (end == UINT64_MAX) {
+		struct rc_status st;
+		struct rc_err err;
+		struct rc_dm dm;
+
+		if (open_dm(&dm))
+			return 1;
+		if (rc_status_get(&dm, argv[optind], &st, &err)) {
+			rc_dm_close(&dm);
+			return fail(&err);
+		}
+		rc_dm_close(&dm);
+		end = st.size_bytes;
+	}
+	/* whole blocks covered even in part: sectors, rounded outwards */
+	snprintf(msg, sizeof(msg), "invalidate %llu-%llu", (unsigned long long)(begin / 512),
+		 (unsigned long long)((end + 511) / 512));
+	return send_message(argv[optind], msg);
+}
+
+static int cmd_clear_stats(int argc, char **argv)
+{
+	if (argc != 2) {
+		rc_err("clear-stats needs exactly one NAME");
+		return EXIT_USAGE;
+	}
+	return send_message(argv[1], "clear_stats");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -267,6 +405,9 @@ int main(int argc, char **argv)
 		{ "ls", cmd_list },
 		{ "status", cmd_status },
 		{ "table", cmd_table },
+		{ "inspect", cmd_inspect },
+		{ "invalidate", cmd_invalidate },
+		{ "clear-stats", cmd_clear_stats },
 	};
 	size_t i;
 
@@ -275,6 +416,10 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("rcachectl %s\n", RCACHE_VERSION);
+		return 0;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (!strcmp(argv[1], cmds[i].name)) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/daemon.h"
+#include "../lib/kmodload.h"
 #include "../lib/log.h"
 #include "../lib/util.h"
 
@@ -17,33 +18,70 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rcached [options]\n"
+		"  --config FILE       settings, [daemon] and [s3] (default /etc/rcache/rcached.conf)\n"
 		"  --runtime-dir DIR   private device nodes (default /run/rcached)\n"
 		"  --max-fills N       fills in flight at once (default 128)\n"
 		"  --max-buffer SIZE   memory for fill buffers (default 512M)\n"
 		"  -v, --verbose       debug logging\n"
-		"  -h, --help          this text\n");
+		"  -h, --help          this text\n"
+		"  --version           print the version\n");
+}
+
+/* dm-rcache must be there to register with: load it as modprobe would. */
+static int load_module(void)
+{
+	char path[4096];
+	struct rc_err err;
+	int r;
+
+	r = rc_kmod_load(path, sizeof(path), &err);
+	if (r < 0) {
+		rc_err("%s", err.msg);
+		return -1;
+	}
+	if (r == RC_KMOD_LOADED)
+		rc_info("loaded %s from %s", RC_KMOD_NAME, path);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "max-fills", required_argument, NULL, 'n' },
 		{ "max-buffer", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rcd_config cfg;
+	struct rc_err err;
 	int level = RC_LOG_INFO, c;
 	uint64_t v;
 
 	rc_log_init("rcached", level);
 	rcd_config_defaults(&cfg);
+	/* the config file first, so that flags override it */
+	cfg.config_file = getenv("RCACHE_CONFIG") ? getenv("RCACHE_CONFIG") :
+		"/etc/rcache/rcached.conf";
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1)
+		if (c == 'c')
+			cfg.config_file = optarg;
+	opterr = 1;
+	if (rcd_config_file(&cfg, cfg.config_file, &err)) {
+		rc_err("%s", err.msg);
+		return 2;
+	}
+	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			break;
 		case 'r':
-			cfg.runtime_dir = optarg;
+			snprintf(cfg.runtime_dir, sizeof(cfg.runtime_dir), "%s", optarg);
 			break;
 		case 'n':
 			if (rc_parse_u64(optarg, 1, 65536, &v)) {
@@ -65,6 +103,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("rcached %s\n", RCACHE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -77,5 +118,7 @@ int main(int argc, char **argv)
 	rc_log_init("rcached", level);
 	if (geteuid() != 0)
 		rc_warn("not running as root: registering needs CAP_SYS_ADMIN");
+	if (load_module())
+		return 1;
 	return rcd_run(&cfg);
 }

@@ -1,0 +1,100 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Guest side of the crash test (crash-host.sh boots the VM several times on
+# the same disk images and kills it hard while a cold read runs).
+#
+#   crash.sh prepare        write the origin image onto the origin disk
+#   crash.sh run K          check what survived kill K-1, read everything
+#                           (sha256), drop a third of the cache, start cold
+#                           readers and record what is committed, for the
+#                           host to kill us at a random moment
+#   crash.sh final K        check what survived kill K and read everything
+source "$RCACHE_TOP/selftests/lib.sh"
+
+CACHE=$(disk 0)
+ODISK=$(disk 1)
+MiB=$((1024 * 1024))
+SIZE=$((96 * MiB))
+mode=$1
+k=${2:-0}
+
+# The origin: a slow block device (dm-delay), always the first dm device so
+# its dev_t (part of the origin's identity) is the same at every boot.
+setup_origin() {
+	dmsetup create slow --table "0 $((SIZE / 512)) delay $ODISK 0 40"
+	dmsetup mknodes slow
+}
+
+committed() {
+	rcachectl inspect "$CACHE" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cached_blocks"])'
+}
+
+if [ "$mode" = prepare ]; then
+	make_origin /data.img $SIZE 12
+	dd if=/data.img of="$ODISK" bs=1M oflag=direct status=none
+	sha_file /data.img >"$OUT/origin.sha"
+	dd if=/dev/zero of="$CACHE" bs=1M count=8 oflag=direct status=none
+	exit 0
+fi
+
+load_module
+setup_origin
+want=$(cat "$OUT/origin.sha")
+
+# verify PREV: after kill PREV (none when 0), the cache is accepted, keeps
+# what was committed, and serves every byte right
+verify() {
+	local prev=$1 before now
+	if [ "$prev" -gt 0 ]; then
+		before=$(cat "$OUT/committed.$prev")
+		now=$(committed) || { t_fail "crash-$prev/superblock" "inspect failed after kill $prev"; return 1; }
+		if [ "$now" -ge "$before" ]; then
+			echo "PASS: crash-$prev/committed-blocks-kept ($now on disk, $before recorded before the kill)" | tee -a "$RESULTS"
+		else
+			t_fail "crash-$prev/committed-blocks-kept" "$now blocks on disk after the kill, $before were committed before it"
+		fi
+	fi
+	# few fills at a time, so that a cold read lasts seconds
+	start_daemon --max-fills 4
+	if ! rcachectl create crash --origin file:///dev/mapper/slow --cache "$CACHE" \
+		--block-size 256K --commit-interval 200; then
+		t_fail "crash-$prev/re-create" "the cache was refused after the kill"
+		return 1
+	fi
+	[ "$prev" -gt 0 ] || return 0
+	if [ "$(field crash cached_blocks)" = "$now" ]; then
+		echo "PASS: crash-$prev/loaded-what-disk-holds" | tee -a "$RESULTS"
+	else
+		t_fail "crash-$prev/loaded-what-disk-holds" "kernel loaded $(field crash cached_blocks) blocks, disk says $now"
+	fi
+	if rangecheck /dev/mapper/crash /dev/mapper/slow 4 40 2000000 $prev direct >/dev/null &&
+		[ "$(sha_dev /dev/mapper/crash $SIZE)" = "$want" ]; then
+		echo "PASS: crash-$prev/bytes-after-kill" | tee -a "$RESULTS"
+	else
+		t_fail "crash-$prev/bytes-after-kill" "wrong bytes after kill $prev"
+	fi
+}
+
+if [ "$mode" = final ]; then
+	verify "$k"
+	exit 0
+fi
+verify $((k - 1)) || exit 0
+
+# drop a third of the cache (a different third each time), then read cold
+third=$((SIZE / 3))
+start=$(( (k % 3) * third ))
+rcachectl invalidate crash --range $start-$((start + third))
+flush_dev /dev/mapper/crash
+committed >"$OUT/committed.$k"
+sync
+dd if=/dev/mapper/crash of=/dev/null bs=1M iflag=direct status=none &
+rangecheck /dev/mapper/crash /dev/mapper/slow 4 1000 3000000 $((k + 100)) direct >/dev/null &
+touch "$OUT/running.$k"
+sync
+# record what is committed until the host pulls the plug
+while :; do
+	c=$(committed) && echo "$c" >"$OUT/committed.$k.new" && mv "$OUT/committed.$k.new" "$OUT/committed.$k"
+	sync
+	sleep 0.2
+done

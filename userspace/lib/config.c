@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rcached.conf, the [daemon] section:
+ *   runtime_dir = /run/rcached     max_fills = 128      max_buffer = 512M
+ *   http_parallel = 16             http_coalesce = 8M   http_retries = 8
+ *   http_backoff_ms = 100          http_backoff_max_ms = 5000
+ *   http_stall_timeout = 10        http_connect_timeout_ms = 5000
+ * [s3] is read by aws.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "ini.h"
+#include "util.h"
+
+struct uint_key {
+	const char *key;
+	uint64_t min, max;
+	size_t offset;
+	bool size;		/* accepts 8M etc, stored as uint64_t */
+};
+
+#define U32(k, field, lo, hi) { k, lo, hi, offsetof(struct rcd_config, field), false }
+#define SIZE(k, field, lo, hi) { k, lo, hi, offsetof(struct rcd_config, field), true }
+
+static const struct uint_key daemon_keys[] = {
+	U32("max_fills", max_fills, 1, 65536),
+	SIZE("max_buffer", max_buffer_bytes, 64ULL << 20, 1ULL << 40),
+	U32("stop_grace_ms", stop_grace_ms, 0, 600000),
+	U32("http_parallel", http_parallel, 1, 256),
+	SIZE("http_coalesce", http_coalesce_bytes, 4096, 1ULL << 30),
+	U32("http_retries", http_retries, 0, 100),
+	U32("http_backoff_ms", http_backoff_ms, 0, 600000),
+	U32("http_backoff_max_ms", http_backoff_max_ms, 0, 3600000),
+	U32("http_stall_timeout", http_stall_s, 1, 3600),
+	U32("http_connect_timeout_ms", http_connect_timeout_ms, 100, 600000),
+};
+
+int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err)
+{
+	struct rc_ini ini;
+	int i, r;
+
+	r = rc_ini_load(&ini, path, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return r;
+	for (i = 0; i < ini.n; i++) {
+		const struct rc_ini_entry *e = &ini.e[i];
+		size_t k;
+		uint64_t v;
+
+		if (strcmp(e->section, "daemon"))
+			continue;
+		if (!strcmp(e->key, "runtime_dir")) {
+			snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "%s", e->value);
+			continue;
+		}
+		for (k = 0; k < sizeof(daemon_keys) / sizeof(daemon_keys[0]); k++)
+			if (!strcmp(e->key, daemon_keys[k].key))
+				break;
+		if (k == sizeof(daemon_keys) / sizeof(daemon_keys[0])) {
+			r = rc_errf(err, EINVAL, "%s:%d: unknown setting '%s' in [daemon]", path,
+				    e->line, e->key);
+			break;
+		}
+		if ((daemon_keys[k].size ? rc_parse_size(e->value, &v) :
+		     rc_parse_u64(e->value, 0, UINT64_MAX, &v)) ||
+		    v < daemon_keys[k].min || v > daemon_keys[k].max) {
+			r = rc_errf(err, EINVAL, "%s:%d: %s = %s: expected %llu to %llu", path, e->line,
+				    e->key, e->value, (unsigned long long)daemon_keys[k].min,
+				    (unsigned long long)daemon_keys[k].max);
+			break;
+		}
+		if (daemon_keys[k].size)
+			*(uint64_t *)((char *)cfg + daemon_keys[k].offset) = v;
+		else
+			*(unsigned int *)((char *)cfg + daemon_keys[k].offset) = (unsigned int)v;
+	}
+	rc_ini_free(&ini);
+	return r;
+}

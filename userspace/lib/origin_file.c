@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* file:// origins: preads through io_uring, on any mount or a block device. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "origin.h"
+#include "rcd.h"
+#include "util.h"
+
+#define IDENTITY_CHECK_NS 1000000000ULL
+
+struct file_origin {
+	int fd;			/* O_DIRECT when the filesystem allows */
+	int buffered_fd;	/* for unaligned continuations */
+	bool direct;
+	uint64_t checked_ns;
+};
+
+static int file_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
+{
+	struct file_origin *o = calloc(1, sizeof(*o));
+
+	(void)d;
+	if (!o)
+		return rc_errf(err, ENOMEM, "out of memory");
+	o->buffered_fd = open(dev->url.path, O_RDONLY | O_CLOEXEC);
+	if (o->buffered_fd < 0) {
+		free(o);
+		return rc_errf(err, errno, "origin %s: open: %s", dev->info.origin, strerror(errno));
+	}
+	/* We are the cache: keep the origin out of the page cache where we can. */
+	o->fd = open(dev->url.path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	o->direct = o->fd >= 0;
+	if (!o->direct)
+		o->fd = o->buffered_fd;
+	dev->origin = o;
+	return 0;
+}
+
+static void file_close(struct rcd *d, struct rcd_device *dev)
+{
+	struct file_origin *o = dev->origin;
+
+	(void)d;
+	if (!o)
+		return;
+	if (o->fd != o->buffered_fd)
+		close(o->fd);
+	close(o->buffered_fd);
+	free(o);
+	dev->origin = NULL;
+}
+
+/* Fences the device when the file is no longer the recorded version. */
+static int file_check(struct rcd *d, struct rcd_device *dev)
+{
+	struct file_origin *o = dev->origin;
+	char now[RCACHE_MAX_IDENTITY_LEN + 1];
+	char reason[RCACHE_MAX_ORIGIN_LEN + 2 * RCACHE_MAX_IDENTITY_LEN + 64];
+	uint64_t t = rc_now_ns(), size;
+
+	if (!dev->info.identity[0] || (o->checked_ns && t - o->checked_ns < IDENTITY_CHECK_NS))
+		return 0;
+	o->checked_ns = t;
+	if (rc_fd_identity(o->buffered_fd, &size, now, sizeof(now)) ||
+	    !strcmp(now, dev->info.identity))
+		return 0;
+	snprintf(reason, sizeof(reason), "origin %s changed: recorded %s, now %s",
+		 dev->info.origin, dev->info.identity, now);
+	rcd_fence(d, dev, reason);
+	return -ESTALE;
+}
+
+static void file_read(struct rcd *d, struct rcd_fill *f)
+{
+	struct file_origin *o = f->dev->origin;
+	struct io_uring_sqe *sqe = rcd_get_sqe(d);
+	/* O_DIRECT needs aligned offsets; a short read may leave us unaligned */
+	bool direct = o->direct && !(f->done % RCD_ALIGN);
+	size_t want = (direct ? f->buf_len : f->fx.length) - f->done;
+
+	if (!sqe) {
+		rcd_fill_read_done(d, f, -EBUSY, "queueing the read");
+		return;
+	}
+	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, f->buf + f->done, want,
+			   f->fx.origin_offset + f->done);
+	io_uring_sqe_set_data(sqe, f);
+}
+
+void rcd_origin_file_complete(struct rcd *d, struct rcd_fill *f, int res)
+{
+	if (res == -EAGAIN || res == -EINTR) {
+		file_read(d, f);
+		return;
+	}
+	if (res < 0) {
+		rcd_fill_read_done(d, f, res, "read");
+		return;
+	}
+	if (res == 0) {
+		rc_err("origin %s: ends before byte %" PRIu64 " (truncated under the device?)",
+		       f->dev->info.origin, f->fx.origin_offset + f->fx.length);
+		rcd_fill_read_done(d, f, -EIO, "read");
+		return;
+	}
+	f->done += res;
+	if (f->done < f->fx.length) {
+		file_read(d, f);
+		return;
+	}
+	rcd_fill_read_done(d, f, 0, NULL);
+}
+
+static void file_kick(struct rcd *d)
+{
+	(void)d;
+}
+
+const struct rcd_origin_ops rcd_origin_file = {
+	.name = "file",
+	.open = file_open,
+	.close = file_close,
+	.check = file_check,
+	.read = file_read,
+	.kick = file_kick,
+};
