@@ -302,12 +302,12 @@ def t_overlong(e):
 
 
 def t_stall(e):
-    e.config(fail_count=1, fail_kinds=["stall"], stall_ms=2000)
+    e.config(fail_count=1, fail_kinds=["stall"], stall_ms=4000)
     t = time.monotonic()
     r = e.get(P, "bytes=0-299999", timeout=1.0)
     assert r.timeout and r.status == 206 and len(r.body) < 300000, r  # headers, part, then nothing
-    assert time.monotonic() - t < 1.5, "stall did not stall"
-    time.sleep(1.5)  # let the stalled request end before the next test
+    assert time.monotonic() - t < 3, "stall did not stall"
+    time.sleep(4 - (time.monotonic() - t) + 0.5)  # let the stalled request end before the next test
     rec = e.ctl("GET", "stats")["recent"][-1]
     assert rec["fault"] == "stall", rec
 
@@ -346,13 +346,13 @@ def t_ttfb_bandwidth(e):
     t = time.monotonic()
     r = e.get(P, "bytes=0-9")
     dt = time.monotonic() - t
-    assert r.status == 206 and 0.29 <= dt < 1.5, f"ttfb {dt:.3f}s"
+    assert r.status == 206 and 0.29 <= dt < 3, f"ttfb {dt:.3f}s"
     e.config(bandwidth_bps=500000)
     t = time.monotonic()
     r = e.get(P, "bytes=0-999999")
     dt = time.monotonic() - t
     assert r.status == 206 and r.body == OBJ[:1000000], r
-    assert 1.7 <= dt < 3.5, f"1 MB at 500 kB/s took {dt:.2f}s"
+    assert 1.7 <= dt < 6, f"1 MB at 500 kB/s took {dt:.2f}s"
 
 
 def t_if_match(e):
@@ -398,8 +398,12 @@ def t_stats_log(e):
     assert rec[2]["token"] is True and rec[2]["akid"] == "AKTOKEN" and rec[2]["method"] == "HEAD"
     assert rec[3]["fault"] == "slowdown"
     assert st["body_bytes"] >= 100
-    lines = [json.loads(x) for x in open(e.log).read().splitlines()[n0:]]
-    assert [x["status"] for x in lines] == [206, 412, 200, 503], lines
+    for _ in range(50):  # a log line is written when its request has ended
+        lines = [json.loads(x) for x in open(e.log).read().splitlines()[n0:]]
+        if len(lines) >= 4:
+            break
+        time.sleep(0.1)
+    assert sorted(x["status"] for x in lines) == [200, 206, 412, 503], lines
     e.ctl("POST", "reset")
     st = e.ctl("GET", "stats")
     assert st["requests"] == 0 and st["gets"] == 0 and not st["recent"], st
@@ -578,7 +582,7 @@ def t_shutdown(e):
     dt = time.monotonic() - t
     th.join(10)
     idle.close()
-    assert rc == 0 and dt < 3, f"exit {rc} after {dt:.1f}s"
+    assert rc == 0 and dt < 5, f"exit {rc} after {dt:.1f}s"
     assert res["r"].status == 206 and not res["r"].timeout, res["r"]
 
 

@@ -101,6 +101,24 @@ void rcd_unwatch(struct rcd *d, struct rcd_watch *w)
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
+void rcd_unwatch_free(struct rcd *d, struct rcd_watch *w)
+{
+	rcd_unwatch(d, w);
+	w->fn = NULL;
+	w->next_dead = d->dead_watches;
+	d->dead_watches = w;
+}
+
+static void free_dead_watches(struct rcd *d)
+{
+	while (d->dead_watches) {
+		struct rcd_watch *w = d->dead_watches;
+
+		d->dead_watches = w->next_dead;
+		free(w);
+	}
+}
+
 struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
@@ -518,6 +536,7 @@ static void cleanup(struct rcd *d)
 
 	if (d->http)
 		rcd_http_exit(d);
+	free_dead_watches(d);
 	while (d->devices) {
 		struct rcd_device *dev = d->devices;
 
@@ -630,8 +649,11 @@ int rcd_run(const struct rcd_config *cfg)
 		for (i = 0; i < n; i++) {
 			struct rcd_watch *w = ev[i].data.ptr;
 
-			w->fn(d, w, ev[i].events);
+			/* a watch unwatched by an earlier event of this round */
+			if (w->fn)
+				w->fn(d, w, ev[i].events);
 		}
+		free_dead_watches(d);
 	}
 	/* Closing the socket hands what we did not finish to the next daemon. */
 	status = 0;

@@ -63,8 +63,12 @@ static int probe_http(const char *url, const struct rc_url *u, const struct rc_i
 
 	if (u->kind == RC_ORIGIN_S3) {
 		r = rc_aws_load(&aws, conf, err);
-		if (r)
+		if (!r)
+			r = rc_aws_refresh(&aws, false, err);	/* web identity: STS */
+		if (r) {
+			rc_aws_clear(&aws);
 			return rc_err_prefix(err, "origin %s", url);
+		}
 	}
 	r = rc_http_probe(url, u, u->kind == RC_ORIGIN_S3 ? &aws : NULL, &info->size, etag,
 			  sizeof(etag), err);

@@ -129,8 +129,7 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, voi
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (w) {
-			rcd_unwatch(d, w);
-			free(w);
+			rcd_unwatch_free(d, w);
 			curl_multi_assign(state(d)->multi, fd, NULL);
 		}
 		return 0;

@@ -32,6 +32,7 @@ struct rcd_watch {
 	int fd;
 	void (*fn)(struct rcd *d, struct rcd_watch *w, uint32_t events);
 	void *arg;
+	struct rcd_watch *next_dead;	/* rcd_unwatch_free() */
 };
 
 struct rcd_origin_ops {
@@ -100,6 +101,7 @@ struct rcd {
 	void *buf_cache;
 	unsigned int nr_buf_cache;
 	bool stopping;
+	struct rcd_watch *dead_watches;	/* events of this round may still name them */
 	void *http;			/* origin_http.c state */
 };
 
@@ -109,6 +111,8 @@ void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason);
 struct io_uring_sqe *rcd_get_sqe(struct rcd *d);
 int rcd_watch(struct rcd *d, struct rcd_watch *w, uint32_t events, bool modify);
 void rcd_unwatch(struct rcd *d, struct rcd_watch *w);
+/* Unwatches a malloc'd watch and frees it once the current events are handled. */
+void rcd_unwatch_free(struct rcd *d, struct rcd_watch *w);
 /* S3 settings, loaded on first use (a file-only host needs none) */
 struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err);
 
