@@ -16,6 +16,9 @@
  *                              holds (another origin or version, damage)
  *   commit_interval <ms>       commit changed metadata this often (default
  *                              1000; 0: only on flush, suspend and remove)
+ *   no_prefetch                no sequential prefetch (warm-up still works)
+ *   prefetch_window <blocks>   largest prefetch window (default 32 MiB)
+ *   prefetch_budget <fetches>  prefetches (and warm-up fills) in flight
  */
 #include <linux/kernel.h>
 #include <linux/log2.h>
@@ -111,11 +114,17 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 			args->reset = true;
 			continue;
 		}
+		if (!strcasecmp(name, "no_prefetch")) {
+			args->no_prefetch = true;
+			continue;
+		}
 		if (!argc) {
 			if (!strcasecmp(name, "daemon_timeout") ||
 			    !strcasecmp(name, "origin_size") ||
 			    !strcasecmp(name, "identity") ||
-			    !strcasecmp(name, "commit_interval"))
+			    !strcasecmp(name, "commit_interval") ||
+			    !strcasecmp(name, "prefetch_window") ||
+			    !strcasecmp(name, "prefetch_budget"))
 				*error = "Optional argument is missing its value";
 			else
 				*error = "Unknown optional argument";
@@ -132,6 +141,15 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 			if (kstrtou64(dm_shift_arg(as), 10, &args->origin_size) ||
 			    !args->origin_size) {
 				*error = "Invalid origin_size: expected a positive number of bytes";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(name, "prefetch_window") ||
+			   !strcasecmp(name, "prefetch_budget")) {
+			u32 *v = name[9] == 'w' || name[9] == 'W' ? &args->prefetch_window :
+				&args->prefetch_budget;
+
+			if (kstrtou32(dm_shift_arg(as), 10, v) || !*v || *v > 65536) {
+				*error = "Invalid prefetch_window or prefetch_budget: expected 1 to 65536";
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(name, "commit_interval")) {

@@ -39,7 +39,8 @@ struct rcache_daemon {
 	pid_t pid;
 	unsigned long lost_at;		/* jiffies */
 	struct idr req_ids;
-	struct list_head queue;		/* QUEUED fetches, oldest first */
+	struct list_head queue;		/* QUEUED demand fetches, oldest first */
+	struct list_head pqueue;	/* QUEUED prefetches: sent after demand */
 	struct list_head sent;		/* SENT fetches */
 	unsigned int nr_sent;
 	atomic64_t stale_replies;
@@ -65,6 +66,12 @@ u64 rcache_daemon_stale_replies(void)
 /* ------------------------------------------------------------------ */
 /* Queueing and sending                                                */
 
+/* Demand misses always go before prefetches and warm-up. */
+static struct list_head *rcache_queue_of(struct rcache_daemon *d, struct rcache_fetch *f)
+{
+	return f->flags & RCACHE_FETCH_F_PREFETCH ? &d->pqueue : &d->queue;
+}
+
 static void rcache_kick_send(struct rcache_daemon *d, unsigned long delay)
 {
 	mod_delayed_work(d->wq, &d->send_work, delay);
@@ -77,7 +84,7 @@ void rcache_daemon_queue(struct rcache_fetch *f)
 
 	spin_lock(&d->lock);
 	f->state = RCACHE_FETCH_QUEUED;
-	list_add_tail(&f->entry, &d->queue);
+	list_add_tail(&f->entry, rcache_queue_of(d, f));
 	present = d->present;
 	spin_unlock(&d->lock);
 
@@ -150,9 +157,10 @@ static bool rcache_take_next_locked(struct rcache_daemon *d,
 	int id;
 
 	if (!d->present || d->nr_sent >= max(max_fetches_sent, 1U) ||
-	    list_empty(&d->queue))
+	    (list_empty(&d->queue) && list_empty(&d->pqueue)))
 		return false;
-	f = list_first_entry(&d->queue, struct rcache_fetch, entry);
+	f = list_first_entry(list_empty(&d->queue) ? &d->pqueue : &d->queue,
+			     struct rcache_fetch, entry);
 	if (!f->req_id) {
 		id = idr_alloc_cyclic(&d->req_ids, f, 1, INT_MAX, GFP_NOWAIT);
 		if (id < 0)
@@ -203,7 +211,7 @@ static void rcache_send_work(struct work_struct *work)
 		if (idr_find(&d->req_ids, m.req_id) == f &&
 		    f->state == RCACHE_FETCH_SENT) {
 			f->state = RCACHE_FETCH_QUEUED;
-			list_move(&f->entry, &d->queue);
+			list_move(&f->entry, rcache_queue_of(d, f));
 			d->nr_sent--;
 		}
 		spin_unlock(&d->lock);
@@ -224,7 +232,7 @@ static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 	list_for_each_entry_safe_reverse(f, tmp, &d->sent, entry) {
 		f->state = RCACHE_FETCH_QUEUED;
 		f->flags |= RCACHE_FETCH_F_RESEND;
-		list_move(&f->entry, &d->queue);
+		list_move(&f->entry, rcache_queue_of(d, f));
 	}
 	d->nr_sent = 0;
 }
@@ -244,25 +252,29 @@ static void rcache_timeout_work(struct work_struct *work)
 	struct rcache_daemon *d = container_of(to_delayed_work(work),
 					       struct rcache_daemon,
 					       timeout_work);
+	struct list_head *queues[] = { &d->queue, &d->pqueue };
 	struct rcache_fetch *f, *tmp;
 	unsigned long now = jiffies, since;
 	LIST_HEAD(expired);
 	bool waiting = false;
+	int q;
 
 	spin_lock(&d->lock);
 	if (d->present) {
 		spin_unlock(&d->lock);
 		return;
 	}
-	list_for_each_entry_safe(f, tmp, &d->queue, entry) {
-		since = time_after(d->lost_at, f->queued_at) ? d->lost_at :
-			f->queued_at;
-		if (f->rc->fail_fast ||
-		    time_after_eq(now, since + f->rc->daemon_timeout * HZ)) {
-			rcache_detach_locked(d, f);
-			list_add_tail(&f->entry, &expired);
-		} else {
-			waiting = true;
+	for (q = 0; q < ARRAY_SIZE(queues); q++) {
+		list_for_each_entry_safe(f, tmp, queues[q], entry) {
+			since = time_after(d->lost_at, f->queued_at) ? d->lost_at :
+				f->queued_at;
+			if (f->rc->fail_fast ||
+			    time_after_eq(now, since + f->rc->daemon_timeout * HZ)) {
+				rcache_detach_locked(d, f);
+				list_add_tail(&f->entry, &expired);
+			} else {
+				waiting = true;
+			}
 		}
 	}
 	spin_unlock(&d->lock);
@@ -283,19 +295,34 @@ static void rcache_timeout_work(struct work_struct *work)
 void rcache_daemon_cancel_device(struct rcache *rc, struct list_head *out)
 {
 	struct rcache_daemon *d = &rcache_daemon;
+	struct list_head *lists[] = { &d->queue, &d->pqueue, &d->sent };
 	struct rcache_fetch *f, *tmp;
+	int l;
 
 	spin_lock(&d->lock);
-	list_for_each_entry_safe(f, tmp, &d->queue, entry)
-		if (f->rc == rc) {
-			rcache_detach_locked(d, f);
-			list_add_tail(&f->entry, out);
-		}
-	list_for_each_entry_safe(f, tmp, &d->sent, entry)
-		if (f->rc == rc) {
-			rcache_detach_locked(d, f);
-			list_add_tail(&f->entry, out);
-		}
+	for (l = 0; l < ARRAY_SIZE(lists); l++)
+		list_for_each_entry_safe(f, tmp, lists[l], entry)
+			if (f->rc == rc) {
+				rcache_detach_locked(d, f);
+				list_add_tail(&f->entry, out);
+			}
+	spin_unlock(&d->lock);
+}
+
+/*
+ * A demand read now waits on a prefetch: if it was not sent yet, it goes
+ * with the demand misses.  Called with the device lock held (f cannot end).
+ */
+void rcache_daemon_upgrade(struct rcache_fetch *f)
+{
+	struct rcache_daemon *d = &rcache_daemon;
+
+	spin_lock(&d->lock);
+	if (f->flags & RCACHE_FETCH_F_PREFETCH && f->state == RCACHE_FETCH_QUEUED &&
+	    !list_empty(&f->entry)) {
+		f->flags &= ~RCACHE_FETCH_F_PREFETCH;
+		list_move_tail(&f->entry, &d->queue);
+	}
 	spin_unlock(&d->lock);
 }
 
@@ -706,6 +733,7 @@ int rcache_netlink_init(void)
 	spin_lock_init(&d->lock);
 	idr_init(&d->req_ids);
 	INIT_LIST_HEAD(&d->queue);
+	INIT_LIST_HEAD(&d->pqueue);
 	INIT_LIST_HEAD(&d->sent);
 	atomic64_set(&d->stale_replies, 0);
 	INIT_DELAYED_WORK(&d->send_work, rcache_send_work);

@@ -41,7 +41,7 @@ static bool slot_valid(struct rcache_policy *p, u64 s, u32 *block)
 	if (b >= p->nr_blocks)
 		return false;
 	*block = b;
-	return atomic_read(&p->map[b]) == (RCACHE_MAP_VALID | (u32)s);
+	return rcache_map_slot(atomic_read(&p->map[b])) == s;
 }
 
 void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
@@ -103,9 +103,13 @@ u32 rcache_policy_alloc(struct rcache_policy *p, u32 block)
 	return s;
 }
 
-/* @block's data is in @slot: make it valid.  Returns the new map word. */
-u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block)
+/*
+ * @block's data is in @slot: make it valid (@prefetched: nobody asked for it
+ * yet).  Returns the new map word.
+ */
+u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool prefetched)
 {
+	u32 m = RCACHE_MAP_VALID | slot | (prefetched ? RCACHE_MAP_PREFETCHED : 0);
 	u32 w = atomic_read(&p->rmap[slot]);
 
 	if (atomic_read(&p->map[block]) & RCACHE_MAP_GHOST) {
@@ -115,13 +119,13 @@ u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block)
 		p->nr_ghosts--;
 	}
 	atomic_set(&p->rmap[slot], w);
-	atomic_set(&p->map[block], RCACHE_MAP_VALID | slot);
+	atomic_set(&p->map[block], m);
 	p->nr_valid++;
 	if (++p->fills_in_epoch >= p->epoch_len) {
 		p->fills_in_epoch = 0;
 		WRITE_ONCE(p->epoch, p->epoch + 1);
 	}
-	return RCACHE_MAP_VALID | slot;
+	return m;
 }
 
 /* A fill that failed: the slot never held valid data, it is free again. */
@@ -137,6 +141,8 @@ static void slot_drop(struct rcache_policy *p, u64 s, u32 block, bool ghost)
 {
 	if (atomic_read(&p->rmap[s]) & RCACHE_RMAP_PROT)
 		p->nr_protected--;
+	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED)
+		p->prefetch_wasted++;
 	atomic_set(&p->map[block], ghost ? RCACHE_MAP_GHOST : 0);
 	atomic_set(&p->rmap[s], RCACHE_RMAP_FREEING);
 	p->nr_valid--;
@@ -197,8 +203,8 @@ u32 rcache_policy_invalidate(struct rcache_policy *p, u32 block)
 
 	if (!(w & RCACHE_MAP_VALID))
 		return RCACHE_NO_SLOT;
-	slot_drop(p, w & RCACHE_MAP_SLOT_MASK, block, false);
-	return w & RCACHE_MAP_SLOT_MASK;
+	slot_drop(p, rcache_map_slot(w), block, false);
+	return rcache_map_slot(w);
 }
 
 /* A FREEING slot whose empty entry is durable and whose readers drained. */

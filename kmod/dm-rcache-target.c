@@ -179,6 +179,12 @@ void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX])
 	ctr[RCACHE_CTR_CACHE_READ_ERRORS] = atomic64_read(&rc->cache_read_errors);
 	ctr[RCACHE_CTR_MD_COMMITS] = READ_ONCE(rc->mdata.commits);
 	ctr[RCACHE_CTR_SLOTS] = rc->geo.nr_slots;
+	ctr[RCACHE_CTR_PREFETCH_ISSUED] = atomic64_read(&rc->prefetch_issued);
+	ctr[RCACHE_CTR_PREFETCH_USED] = atomic64_read(&rc->prefetch_used);
+	ctr[RCACHE_CTR_PREFETCH_WASTED] = READ_ONCE(rc->policy.prefetch_wasted);
+	ctr[RCACHE_CTR_STREAMS] = READ_ONCE(rc->streams.detected);
+	ctr[RCACHE_CTR_WARMUP_PENDING] = READ_ONCE(rc->warm.pending) + READ_ONCE(rc->warm.inflight);
+	ctr[RCACHE_CTR_WARMUP_ERRORS] = READ_ONCE(rc->warm.errors);
 }
 
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason)
@@ -246,13 +252,25 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	struct rcache *rc = f->rc;
 	struct bio_list bios;
 	struct bio *bio;
-	bool waiters;
+	bool waiters, unread = false;
 
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
 		err = -EIO;	/* the fill cannot be recorded */
+	if (f->flags & RCACHE_FETCH_F_PF) {
+		rc->prefetch_inflight--;
+		/* nobody waited: the first read of the block will tell */
+		unread = bio_list_empty(&f->waiters);
+		if (!err && !unread)
+			atomic64_inc(&rc->prefetch_used);
+	}
+	if (f->flags & RCACHE_FETCH_F_WARM) {
+		rc->warm.inflight--;
+		if (err && err != -ECANCELED)
+			rc->warm.errors++;
+	}
 	if (!err) {
-		rcache_policy_filled(&rc->policy, f->slot, f->block);
+		rcache_policy_filled(&rc->policy, f->slot, f->block, unread);
 		rcache_md_dirty_slot(rc, f->slot);
 		atomic64_inc(&rc->cached_blocks);
 	} else if (f->slot != RCACHE_NO_SLOT) {
@@ -286,6 +304,8 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			rcache_retry_bio(rc, bio);
 		}
 	}
+	if (f->flags & RCACHE_FETCH_F_WARM)
+		mod_delayed_work(rc->wq, &rc->warm.work, 0);
 	mempool_free(f, &rcache_fetch_pool);
 	if (waiters || err == -ECANCELED)
 		rcache_kick(rc);
@@ -328,8 +348,19 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f = rcache_fetch_lookup(rc, block);
 	if (f) {
 		bio_list_add(&f->waiters, bio);
+		/* a demand read waits on a prefetch: it goes with demand now */
+		if (!(bio->bi_opf & REQ_RAHEAD) && f->slot != RCACHE_NO_SLOT)
+			rcache_daemon_upgrade(f);
 		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
+		return DM_MAPIO_SUBMITTED;
+	}
+	/* readahead the page cache may do without: prefetch priority, budget */
+	if (bio->bi_opf & REQ_RAHEAD &&
+	    (!rc->prefetch || rc->prefetch_inflight >= rc->prefetch_budget)) {
+		spin_unlock_irq(&rc->lock);
+		mempool_free(new, &rcache_fetch_pool);
+		bio_io_error(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
 	f = new;
@@ -338,6 +369,11 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f->rc = rc;
 	f->block = block;
 	f->queued_at = jiffies;
+	if (bio->bi_opf & REQ_RAHEAD) {
+		f->flags = RCACHE_FETCH_F_PREFETCH | RCACHE_FETCH_F_PF;
+		rc->prefetch_inflight++;
+		atomic64_inc(&rc->prefetch_issued);
+	}
 	bio_list_init(&f->waiters);
 	bio_list_add(&f->waiters, bio);
 	hash_add(rc->fetches, &f->hash, block);
@@ -355,6 +391,36 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	return DM_MAPIO_SUBMITTED;
 }
 
+/* Tells the stream detector; prefetches what it asks for. */
+static void rcache_stream_access(struct rcache *rc, u64 block)
+{
+	u64 from, to, b;
+	bool go;
+
+	if (!READ_ONCE(rc->prefetch) || !rcache_daemon_present())
+		return;
+	spin_lock(&rc->stream_lock);
+	go = rcache_streams_access(&rc->streams, block, jiffies, rc->nr_blocks, &from, &to);
+	spin_unlock(&rc->stream_lock);
+	for (b = from; go && b < to; b++) {
+		enum rcache_pf r = rcache_prefetch_block(rc, b, RCACHE_FETCH_F_PREFETCH |
+							 RCACHE_FETCH_F_PF);
+
+		if (r == RCACHE_PF_BLOCKED || r == RCACHE_PF_STOP)
+			break;
+	}
+}
+
+/* The first read of a prefetched block: used, and the stream moves on. */
+static noinline void rcache_prefetch_consumed(struct rcache *rc, u64 block)
+{
+	if (!(atomic_fetch_andnot(RCACHE_MAP_PREFETCHED, &rc->map[block]) &
+	      RCACHE_MAP_PREFETCHED))
+		return;
+	atomic64_inc(&rc->prefetch_used);
+	rcache_stream_access(rc, block);
+}
+
 /* The read path, for new bios and for bios coming back to be retried. */
 static int rcache_map_read(struct rcache *rc, struct bio *bio)
 {
@@ -364,6 +430,8 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 	int r;
 
 	pb->iter = bio->bi_iter;
+	if (unlikely(rcu_access_pointer(rc->trace)))
+		rcache_trace_block(rc, block);
 	do {
 		w = rcache_hit_get(rc, bio, block);
 		if (likely(w)) {
@@ -371,13 +439,73 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 			this_cpu_add(rc->stats->hit_sectors, bio_sectors(bio));
 			rcache_policy_hit(&rc->policy, w & RCACHE_MAP_SLOT_MASK);
 			rcache_remap(rc, bio, w & RCACHE_MAP_SLOT_MASK);
+			if (unlikely(w & RCACHE_MAP_PREFETCHED))
+				rcache_prefetch_consumed(rc, block);
 			return DM_MAPIO_REMAPPED;
 		}
 		r = rcache_map_miss(rc, bio, block);
 	} while (r == DM_MAPIO_REQUEUE);
 	this_cpu_inc(rc->stats->read_misses);
 	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
+	if (!(bio->bi_opf & REQ_RAHEAD))
+		rcache_stream_access(rc, block);
 	return r;
+}
+
+/*
+ * Queues a fill of @block nobody waits for yet: a prefetch (@flags has
+ * RCACHE_FETCH_F_PF, within the prefetch budget) or a warm-up fill
+ * (RCACHE_FETCH_F_WARM, within the same budget of its own).
+ */
+enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
+{
+	bool warm = flags & RCACHE_FETCH_F_WARM;
+	struct rcache_fetch *f;
+	u32 slot;
+
+	if (block >= rc->nr_blocks)
+		return RCACHE_PF_STOP;
+	if (atomic_read(&rc->map[block]) & RCACHE_MAP_VALID)
+		return RCACHE_PF_SKIP;
+	f = mempool_alloc(&rcache_fetch_pool, GFP_NOWAIT);
+	if (!f)
+		return RCACHE_PF_BLOCKED;
+	spin_lock_irq(&rc->lock);
+	if (READ_ONCE(rc->state) != RCACHE_STATE_READY) {
+		spin_unlock_irq(&rc->lock);
+		mempool_free(f, &rcache_fetch_pool);
+		return RCACHE_PF_STOP;
+	}
+	if ((atomic_read(&rc->map[block]) & RCACHE_MAP_VALID) || rcache_fetch_lookup(rc, block)) {
+		spin_unlock_irq(&rc->lock);
+		mempool_free(f, &rcache_fetch_pool);
+		return RCACHE_PF_SKIP;
+	}
+	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ||
+	    (slot = rcache_policy_alloc(&rc->policy, block)) == RCACHE_NO_SLOT) {
+		spin_unlock_irq(&rc->lock);
+		mempool_free(f, &rcache_fetch_pool);
+		return RCACHE_PF_BLOCKED;
+	}
+	memset(f, 0, sizeof(*f));
+	INIT_LIST_HEAD(&f->entry);
+	f->rc = rc;
+	f->block = block;
+	f->slot = slot;
+	f->flags = flags | RCACHE_FETCH_F_PREFETCH;
+	f->queued_at = jiffies;
+	bio_list_init(&f->waiters);
+	hash_add(rc->fetches, &f->hash, block);
+	rc->fetches_inflight++;
+	if (warm)
+		rc->warm.inflight++;
+	else
+		rc->prefetch_inflight++;
+	spin_unlock_irq(&rc->lock);
+	if (!warm)
+		atomic64_inc(&rc->prefetch_issued);
+	rcache_daemon_queue(f);
+	return RCACHE_PF_ISSUED;
 }
 
 static int rcache_map(struct dm_target *ti, struct bio *bio)
@@ -543,7 +671,7 @@ static void rcache_worker(struct work_struct *work)
 		u64 block = rcache_bio_block(rc, bio);
 
 		spin_lock_irq(&rc->lock);
-		if (atomic_read(&rc->map[block]) == (RCACHE_MAP_VALID | pb->slot) &&
+		if (rcache_map_slot(atomic_read(&rc->map[block])) == pb->slot &&
 		    rc->nr_freeing_list < RCACHE_FREEING_CAP &&
 		    rcache_policy_invalidate(&rc->policy, block) != RCACHE_NO_SLOT) {
 			rc->freeing[rc->nr_freeing_list++] = pb->slot;
@@ -647,6 +775,7 @@ static void rcache_free(struct rcache *rc)
 	kvfree(rc->map);
 	kvfree(rc->rmap);
 	kfree(rc->freeing);
+	kfree(rc->warm.ranges);
 	kfree(rc->origin);
 	kfree(rc->identity);
 	kfree(rc->opt_args);
@@ -678,8 +807,13 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->daemon_timeout = args.daemon_timeout;
 	rc->fail_fast = args.fail_fast;
 	rc->commit_ms = args.commit_ms;
+	rc->prefetch = !args.no_prefetch;
+	rc->prefetch_budget = args.prefetch_budget ?: RCACHE_DEFAULT_PREFETCH_BUDGET;
 	rc->state = RCACHE_STATE_READY;
 	spin_lock_init(&rc->lock);
+	spin_lock_init(&rc->stream_lock);
+	mutex_init(&rc->msg_lock);
+	INIT_DELAYED_WORK(&rc->warm.work, rcache_warmup_work);
 	spin_lock_init(&rc->retry_lock);
 	hash_init(rc->fetches);
 	INIT_LIST_HEAD(&rc->slot_waiters);
@@ -691,6 +825,8 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	init_completion(&rc->drained);
 	INIT_LIST_HEAD(&rc->devices_entry);
 	block_bytes = args.block_sectors << SECTOR_SHIFT;
+	rcache_streams_init(&rc->streams, args.prefetch_window ?:
+			    max(RCACHE_DEFAULT_PREFETCH_BYTES / block_bytes, 4U));
 
 	r = -ENOMEM;
 	rc->origin = kstrdup(args.origin, GFP_KERNEL);
@@ -806,6 +942,8 @@ static void rcache_dtr(struct dm_target *ti)
 	mutex_lock(&rcache_devices_lock);
 	list_del(&rc->devices_entry);
 	mutex_unlock(&rcache_devices_lock);
+	rcache_warmup_stop(rc);
+	rcache_trace_stop(rc);
 
 	/* No bio waits here any more; what is left are fills nobody awaits. */
 	rcache_daemon_cancel_device(rc, &cancelled);
@@ -894,7 +1032,7 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		rcache_counters(rc, ctr);
-		DMEMIT("%u %llu/%llu %llu %llu %llu %llu %llu %llu %s %llu %s %llu %llu %llu %llu",
+		DMEMIT("%u %llu/%llu %llu %llu %llu %llu %llu %llu %s %llu %s %llu %llu %llu %llu ",
 		       rc->block_sectors,
 		       ctr[RCACHE_CTR_CACHED_BLOCKS], ctr[RCACHE_CTR_TOTAL_BLOCKS],
 		       ctr[RCACHE_CTR_READ_HITS], ctr[RCACHE_CTR_READ_MISSES],
@@ -906,6 +1044,10 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 		       rcache_state_names[READ_ONCE(rc->state)],
 		       ctr[RCACHE_CTR_SLOTS], ctr[RCACHE_CTR_EVICTIONS],
 		       ctr[RCACHE_CTR_CACHE_READ_ERRORS], ctr[RCACHE_CTR_MD_COMMITS]);
+		DMEMIT("%llu %llu %llu %llu %llu %llu",
+		       ctr[RCACHE_CTR_PREFETCH_ISSUED], ctr[RCACHE_CTR_PREFETCH_USED],
+		       ctr[RCACHE_CTR_PREFETCH_WASTED], ctr[RCACHE_CTR_STREAMS],
+		       ctr[RCACHE_CTR_WARMUP_PENDING], ctr[RCACHE_CTR_WARMUP_ERRORS]);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %u", rc->cache_dev->name, rc->origin,
@@ -954,23 +1096,100 @@ static int rcache_invalidate(struct rcache *rc, const char *range)
 	return 0;
 }
 
+/* "warmup <begin>-<end> [<MB/s>]" (sectors) and "warmup stop" */
+static int rcache_warmup_msg(struct rcache *rc, unsigned int argc, char **argv)
+{
+	u64 begin, end, rate = 0;
+
+	if (argc == 2 && !strcasecmp(argv[1], "stop")) {
+		rcache_warmup_stop(rc);
+		return 0;
+	}
+	if (argc < 2 || argc > 3 || rcache_parse_range(argv[1], &begin, &end) ||
+	    end > rc->ti->len || (argc == 3 && kstrtou64(argv[2], 10, &rate))) {
+		DMERR("%s: expected warmup <begin>-<end> [<MB/s>] in sectors within the device",
+		      rcache_dm_name(rc));
+		return -EINVAL;
+	}
+	return rcache_warmup_add(rc, begin >> rc->block_shift,
+				 DIV_ROUND_UP_ULL(end, rc->block_sectors), rate << 20);
+}
+
+/* "prefetch on|off", "prefetch_window <blocks>", "prefetch_budget <n>" */
+static int rcache_prefetch_msg(struct rcache *rc, unsigned int argc, char **argv)
+{
+	u32 v;
+
+	if (argc == 2 && !strcasecmp(argv[0], "prefetch") &&
+	    (!strcasecmp(argv[1], "on") || !strcasecmp(argv[1], "off"))) {
+		WRITE_ONCE(rc->prefetch, !strcasecmp(argv[1], "on"));
+		return 0;
+	}
+	if (argc == 2 && !kstrtou32(argv[1], 10, &v) && v && v <= 65536) {
+		if (!strcasecmp(argv[0], "prefetch_window")) {
+			spin_lock(&rc->stream_lock);
+			rcache_streams_set_max(&rc->streams, v);
+			spin_unlock(&rc->stream_lock);
+			return 0;
+		}
+		if (!strcasecmp(argv[0], "prefetch_budget")) {
+			WRITE_ONCE(rc->prefetch_budget, v);
+			return 0;
+		}
+	}
+	DMERR("%s: expected prefetch on|off, prefetch_window <blocks> or prefetch_budget <fetches>",
+	      rcache_dm_name(rc));
+	return -EINVAL;
+}
+
+static int rcache_trace_msg(struct rcache *rc, unsigned int argc, char **argv, char *result,
+			    unsigned int maxlen)
+{
+	if (argc == 2 && !strcasecmp(argv[1], "start"))
+		return rcache_trace_start(rc);
+	if (argc == 2 && !strcasecmp(argv[1], "stop")) {
+		rcache_trace_stop(rc);
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[1], "read"))
+		return rcache_trace_read(rc, result, maxlen);
+	DMERR("%s: expected trace start|read|stop", rcache_dm_name(rc));
+	return -EINVAL;
+}
+
 static int rcache_message(struct dm_target *ti, unsigned int argc, char **argv,
 			  char *result, unsigned int maxlen)
 {
 	struct rcache *rc = ti->private;
-	int cpu;
+	int cpu, r;
 
 	if (argc == 2 && !strcasecmp(argv[0], "invalidate"))
 		return rcache_invalidate(rc, argv[1]);
+	if (argc && !strcasecmp(argv[0], "warmup"))
+		return rcache_warmup_msg(rc, argc, argv);
+	if (argc && !strncasecmp(argv[0], "prefetch", 8))
+		return rcache_prefetch_msg(rc, argc, argv);
+	if (argc && !strcasecmp(argv[0], "trace")) {
+		mutex_lock(&rc->msg_lock);
+		r = rcache_trace_msg(rc, argc, argv, result, maxlen);
+		mutex_unlock(&rc->msg_lock);
+		return r;
+	}
 	if (argc == 1 && !strcasecmp(argv[0], "clear_stats")) {
 		for_each_possible_cpu(cpu)
 			memset(per_cpu_ptr(rc->stats, cpu), 0, sizeof(struct rcache_stats));
 		atomic64_set(&rc->fetch_errors, 0);
 		atomic64_set(&rc->cache_read_errors, 0);
-		WRITE_ONCE(rc->policy.evictions, 0);
+		atomic64_set(&rc->prefetch_issued, 0);
+		atomic64_set(&rc->prefetch_used, 0);
+		spin_lock_irq(&rc->lock);
+		rc->policy.evictions = 0;
+		rc->policy.prefetch_wasted = 0;
+		rc->warm.errors = 0;
+		spin_unlock_irq(&rc->lock);
 		return 0;
 	}
-	DMERR("%s: unknown message '%s' (expected invalidate <begin>-<end> or clear_stats)",
+	DMERR("%s: unknown message '%s' (expected invalidate, clear_stats, warmup, prefetch*, trace)",
 	      rcache_dm_name(rc), argc ? argv[0] : "");
 	return -EINVAL;
 }

@@ -38,6 +38,9 @@ struct rcache_args {
 	const char *identity;		/* NULL when not given */
 	bool reset;			/* reformat the cache device */
 	u32 commit_ms;			/* periodic metadata commit; 0 = off */
+	bool no_prefetch;
+	u32 prefetch_window;		/* blocks; 0: default */
+	u32 prefetch_budget;		/* fetches in flight; 0: default */
 };
 
 int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
@@ -89,6 +92,7 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 /* map word, per origin block: the hit path reads it without a lock */
 #define RCACHE_MAP_VALID	((u32)BIT(31))
 #define RCACHE_MAP_GHOST	((u32)BIT(30))
+#define RCACHE_MAP_PREFETCHED	((u32)BIT(29))	/* filled by prefetch, not read yet */
 #define RCACHE_MAP_SLOT_MASK	((u32)BIT(28) - 1)
 /* rmap word, per slot (u32 constants: atomic_read() returns an int) */
 #define RCACHE_RMAP_BLOCK_MASK	((u32)BIT(28) - 1)
@@ -101,6 +105,12 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 #define RCACHE_NO_SLOT		U32_MAX
 #define RCACHE_FREE_STACK	1024
 
+/* The slot a map word names when its block is valid, else RCACHE_NO_SLOT. */
+static inline u32 rcache_map_slot(u32 w)
+{
+	return w & RCACHE_MAP_VALID ? w & RCACHE_MAP_SLOT_MASK : RCACHE_NO_SLOT;
+}
+
 struct rcache_policy {
 	atomic_t *map;			/* nr_blocks */
 	atomic_t *rmap;			/* nr_slots */
@@ -112,6 +122,7 @@ struct rcache_policy {
 	u32 epoch;
 	u64 fills_in_epoch, epoch_len;
 	u64 evictions, promotions;
+	u64 prefetch_wasted;		/* dropped before anyone read them */
 	u32 free_stack[RCACHE_FREE_STACK];
 	unsigned int free_top;
 	u64 free_cursor;
@@ -121,7 +132,7 @@ void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
 			u64 nr_blocks, u64 nr_slots);
 void rcache_policy_load(struct rcache_policy *p, u32 slot, u32 block);
 u32 rcache_policy_alloc(struct rcache_policy *p, u32 block);
-u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block);
+u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool prefetched);
 void rcache_policy_fill_failed(struct rcache_policy *p, u32 slot);
 unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 				 u32 *victims, u64 max_steps);
@@ -142,10 +153,72 @@ static inline void rcache_policy_hit(struct rcache_policy *p, u32 slot)
 }
 
 /* ------------------------------------------------------------------ */
+/* Sequential streams and prefetch windows (dm-rcache-prefetch.c)      */
+
+#define RCACHE_MAX_STREAMS	16
+
+struct rcache_stream {
+	u64 next;			/* the block the stream reads next */
+	u64 ahead;			/* prefetched up to here (exclusive) */
+	u32 window;			/* blocks */
+	u32 seq;			/* accesses in order */
+	unsigned long last;		/* jiffies of the last access */
+	bool used;
+	bool detected;
+};
+
+struct rcache_streams {
+	struct rcache_stream s[RCACHE_MAX_STREAMS];
+	u32 max_window;			/* blocks */
+	u64 detected;			/* streams found sequential, ever */
+};
+
+void rcache_streams_init(struct rcache_streams *st, u32 max_window);
+bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long now,
+			   u64 nr_blocks, u64 *from, u64 *to);
+void rcache_streams_set_max(struct rcache_streams *st, u32 max_window);
+
+/* ------------------------------------------------------------------ */
 /* The device                                                          */
 
 struct rcache_fetch;
 struct dm_io_client;
+
+#define RCACHE_DEFAULT_PREFETCH_BYTES	(32U << 20)	/* largest window */
+#define RCACHE_DEFAULT_PREFETCH_BUDGET	32		/* fetches in flight */
+#define RCACHE_FETCH_F_WARM	BIT(31)		/* kernel only: a warm-up fill */
+#define RCACHE_FETCH_F_PF	BIT(30)		/* kernel only: issued as a prefetch */
+
+/* rcache_prefetch_block() */
+enum rcache_pf {
+	RCACHE_PF_ISSUED,		/* a fetch was queued */
+	RCACHE_PF_SKIP,			/* cached or in flight already */
+	RCACHE_PF_BLOCKED,		/* over budget, no free slot, no memory */
+	RCACHE_PF_STOP,			/* the device takes no fills */
+};
+
+/* Background fills of ranges (messages "warmup <begin>-<end> [MB/s]"). */
+struct rcache_warmup {
+	u64 (*ranges)[2];		/* blocks [begin, end), FIFO */
+	unsigned int nr, cap;
+	u64 pending;			/* blocks not requested yet */
+	u32 inflight;
+	u64 errors;
+	u64 rate;			/* bytes per second; 0: as fast as allowed */
+	u64 tokens;			/* bytes that may be requested now */
+	unsigned long refilled;		/* jiffies */
+	struct delayed_work work;
+};
+
+/* Block access order, first access per block (messages "trace ..."). */
+#define RCACHE_TRACE_RING	65536
+struct rcache_trace {
+	unsigned long *seen;		/* nr_blocks bits */
+	u32 *ring;			/* block + 1; 0: not written yet */
+	atomic64_t head;		/* next entry to write */
+	u64 tail;			/* next entry to read */
+	atomic64_t lost;		/* accesses the full ring dropped */
+};
 
 struct rcache_stats {
 	u64 read_hits;
@@ -195,6 +268,18 @@ struct rcache {
 	u32 daemon_timeout;
 	bool fail_fast;
 	u32 commit_ms;
+
+	/* prefetch: streams under stream_lock, counts under lock */
+	bool prefetch;
+	u32 prefetch_budget;
+	u32 prefetch_inflight;
+	spinlock_t stream_lock;
+	struct rcache_streams streams;
+	atomic64_t prefetch_issued;
+	atomic64_t prefetch_used;
+	struct rcache_warmup warm;	/* under lock */
+	struct rcache_trace __rcu *trace;	/* non-NULL while recording */
+	struct mutex msg_lock;		/* messages that allocate or free */
 
 	atomic_t *map;			/* nr_blocks words, RCACHE_MAP_* */
 	atomic_t *rmap;			/* nr_slots words, RCACHE_RMAP_* */
@@ -270,6 +355,17 @@ const char *rcache_dm_name(struct rcache *rc);
 void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX]);
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason);
 
+/* dm-rcache-warmup.c */
+int rcache_warmup_add(struct rcache *rc, u64 begin, u64 end, u64 rate);
+void rcache_warmup_stop(struct rcache *rc);
+void rcache_warmup_work(struct work_struct *work);
+void rcache_warmup_done(struct rcache *rc, int err);
+int rcache_trace_start(struct rcache *rc);
+void rcache_trace_stop(struct rcache *rc);
+int rcache_trace_read(struct rcache *rc, char *result, unsigned int maxlen);
+void rcache_trace_block(struct rcache *rc, u64 block);
+enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags);
+
 /* dm-rcache-metadata.c */
 int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_bytes,
 		   char **error);
@@ -289,5 +385,6 @@ bool rcache_daemon_present(void);
 u64 rcache_daemon_stale_replies(void);
 void rcache_daemon_cancel_device(struct rcache *rc, struct list_head *out);
 void rcache_daemon_event(u32 type, struct rcache *rc);
+void rcache_daemon_upgrade(struct rcache_fetch *f);
 
 #endif /* DM_RCACHE_H */

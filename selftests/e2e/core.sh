@@ -100,7 +100,8 @@ test_kill9_restart() {
 	setup_slow_origin
 	wipe $C0
 	start_daemon
-	rcachectl create k9 --origin file:///dev/mapper/slow --cache $C0 --daemon-timeout 60
+	# no prefetch: the readers must still wait on their own misses at the kill
+	rcachectl create k9 --origin file:///dev/mapper/slow --cache $C0 --daemon-timeout 60 --no-prefetch
 	for i in 0 1 2 3 4 5; do
 		dd if=/dev/mapper/k9 of=/data/k9.$i bs=1M skip=$((i * 6)) count=6 iflag=direct status=none &
 		pids+=($!)
@@ -389,7 +390,7 @@ assert d["daemon_timeout"] == 7, d
 	# dmsetup status: the documented positional fields
 	local -a f
 	read -r -a f <<<"$(dmsetup status st)"
-	assert_eq "${#f[@]}" 18 "dmsetup status field count"
+	assert_eq "${#f[@]}" 24 "dmsetup status field count"
 	assert_eq "${f[2]}" rcache "target"
 	assert_eq "${f[3]}" 2048 "block_sectors"
 	assert_eq "${f[4]}" 0/40 "cached/total"

@@ -93,8 +93,11 @@ static void status_line(void)
 	struct rc_status st = { 0 };
 	struct rc_err e;
 
-	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready 40 7 1 9", &st, &e) == 0);
+	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready 40 7 1 9 11 8 2 3 4 1",
+				   &st, &e) == 0);
 	CHECK(st.slots == 40 && st.evictions == 7 && st.cache_read_errors == 1 && st.md_commits == 9);
+	CHECK(st.prefetch_issued == 11 && st.prefetch_used == 8 && st.prefetch_wasted == 2);
+	CHECK(st.streams == 3 && st.warmup_pending == 4 && st.warmup_errors == 1);
 	CHECK(st.block_size == 1048576 && st.cached_blocks == 3 && st.total_blocks == 40);
 	CHECK(st.read_hits == 10 && st.read_misses == 4);
 	CHECK(st.hit_bytes == 80 * 512 && st.miss_bytes == 32 * 512);

@@ -95,6 +95,12 @@ enum rcache_counter {
 	RCACHE_CTR_EVICTIONS,
 	RCACHE_CTR_CACHE_READ_ERRORS,
 	RCACHE_CTR_MD_COMMITS,
+	RCACHE_CTR_PREFETCH_ISSUED,
+	RCACHE_CTR_PREFETCH_USED,
+	RCACHE_CTR_PREFETCH_WASTED,
+	RCACHE_CTR_STREAMS,
+	RCACHE_CTR_WARMUP_PENDING,
+	RCACHE_CTR_WARMUP_ERRORS,
 
 	__RCACHE_CTR_MAX,
 	RCACHE_CTR_MAX = __RCACHE_CTR_MAX - 1
@@ -102,6 +108,7 @@ enum rcache_counter {
 
 /* RCACHE_ATTR_FLAGS of a FETCH */
 #define RCACHE_FETCH_F_RESEND	0x1	/* sent before, daemon restarted */
+#define RCACHE_FETCH_F_PREFETCH	0x2	/* nobody waits yet: after demand fills */
 
 /* RCACHE_ATTR_STATE: the device's mode, as dmsetup status prints it */
 enum rcache_state {

@@ -2,10 +2,13 @@
 /*
  * rcached.conf, the [daemon] section:
  *   runtime_dir = /run/rcached     max_fills = 128      max_buffer = 512M
- *   http_parallel = 16             http_coalesce = 8M   http_retries = 8
+ *   coalesce = 8M                  http_parallel = 16   http_retries = 8
  *   http_backoff_ms = 100          http_backoff_max_ms = 5000
  *   http_stall_timeout = 10        http_connect_timeout_ms = 5000
- * [s3] is read by aws.c.
+ *   report_file = /run/rcached/devices.json   report_interval = 2
+ *   metrics_textfile = PATH   metrics_listen = HOST:PORT
+ *   nfd_features_file = PATH  warm_percent = 99   sysfs_root = /sys
+ * [s3] is read by aws.c, [device NAME] sections by declare.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,12 +34,28 @@ static const struct uint_key daemon_keys[] = {
 	SIZE("max_buffer", max_buffer_bytes, 64ULL << 20, 1ULL << 40),
 	U32("stop_grace_ms", stop_grace_ms, 0, 600000),
 	U32("http_parallel", http_parallel, 1, 256),
-	SIZE("http_coalesce", http_coalesce_bytes, 4096, 1ULL << 30),
+	SIZE("coalesce", coalesce_bytes, 4096, 1ULL << 30),
 	U32("http_retries", http_retries, 0, 100),
 	U32("http_backoff_ms", http_backoff_ms, 0, 600000),
 	U32("http_backoff_max_ms", http_backoff_max_ms, 0, 3600000),
 	U32("http_stall_timeout", http_stall_s, 1, 3600),
 	U32("http_connect_timeout_ms", http_connect_timeout_ms, 100, 600000),
+	U32("report_interval", report_interval_s, 1, 3600),
+	U32("warm_percent", warm_percent, 1, 100),
+};
+
+/* settings that are strings (paths, addresses) */
+#define STR(k, field) { k, offsetof(struct rcd_config, field), sizeof(((struct rcd_config *)0)->field) }
+static const struct {
+	const char *key;
+	size_t offset, size;
+} daemon_str_keys[] = {
+	STR("runtime_dir", runtime_dir),
+	STR("report_file", report_file),
+	STR("metrics_textfile", metrics_textfile),
+	STR("metrics_listen", metrics_listen),
+	STR("nfd_features_file", nfd_features_file),
+	STR("sysfs_root", sysfs_root),
 };
 
 int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err)
@@ -56,8 +75,16 @@ int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err
 
 		if (strcmp(e->section, "daemon"))
 			continue;
-		if (!strcmp(e->key, "runtime_dir")) {
-			snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "%s", e->value);
+		for (k = 0; k < sizeof(daemon_str_keys) / sizeof(daemon_str_keys[0]); k++)
+			if (!strcmp(e->key, daemon_str_keys[k].key))
+				break;
+		if (k < sizeof(daemon_str_keys) / sizeof(daemon_str_keys[0])) {
+			if (strlen(e->value) >= daemon_str_keys[k].size) {
+				r = rc_errf(err, EINVAL, "%s:%d: %s: too long", path, e->line, e->key);
+				break;
+			}
+			snprintf((char *)cfg + daemon_str_keys[k].offset, daemon_str_keys[k].size, "%s",
+				 e->value);
 			continue;
 		}
 		for (k = 0; k < sizeof(daemon_keys) / sizeof(daemon_keys[0]); k++)

@@ -17,12 +17,12 @@
 
 #include "devnode.h"
 #include "log.h"
+#include "node.h"
 #include "rcd.h"
 #include "util.h"
 
 #define RCD_RING_ENTRIES	256
 #define RCD_RCVBUF		(16 << 20)
-#define RCD_BUF_CACHE		64
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -35,55 +35,15 @@ void rcd_config_defaults(struct rcd_config *cfg)
 	cfg->max_fills = 128;
 	cfg->max_buffer_bytes = 512ULL << 20;
 	cfg->stop_grace_ms = 10000;
+	cfg->coalesce_bytes = 8ULL << 20;
 	cfg->http_parallel = 16;
-	cfg->http_coalesce_bytes = 8ULL << 20;
 	cfg->http_retries = 8;
 	cfg->http_backoff_ms = 100;
 	cfg->http_backoff_max_ms = 5000;
 	cfg->http_stall_s = 10;
 	cfg->http_connect_timeout_ms = 5000;
-}
-
-/* ------------------------------------------------------------------ */
-/* Buffers: aligned for O_DIRECT, the last few kept for reuse          */
-
-struct rcd_buf {
-	struct rcd_buf *next;
-	size_t len;
-};
-
-static uint8_t *buf_get(struct rcd *d, size_t len)
-{
-	struct rcd_buf **pp, *b;
-	void *p;
-
-	for (pp = (struct rcd_buf **)&d->buf_cache; (b = *pp); pp = &b->next) {
-		if (b->len == len) {
-			*pp = b->next;
-			d->nr_buf_cache--;
-			return (uint8_t *)b;
-		}
-	}
-	if (posix_memalign(&p, RCD_ALIGN, len))
-		return NULL;
-	return p;
-}
-
-static void buf_put(struct rcd *d, uint8_t *p, size_t len)
-{
-	struct rcd_buf *b = (struct rcd_buf *)p;
-
-	if (d->nr_buf_cache >= RCD_BUF_CACHE) {
-		struct rcd_buf *old = d->buf_cache;
-
-		d->buf_cache = old->next;
-		d->nr_buf_cache--;
-		free(old);
-	}
-	b->len = len;
-	b->next = d->buf_cache;
-	d->buf_cache = b;
-	d->nr_buf_cache++;
+	cfg->report_interval_s = 2;
+	cfg->warm_percent = 99;
 }
 
 /* ------------------------------------------------------------------ */
@@ -152,6 +112,12 @@ struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
 
 static void device_close(struct rcd *d, struct rcd_device *dev)
 {
+	while (dev->pending) {	/* exiting: the kernel re-sends them */
+		struct rcd_fill *f = dev->pending;
+
+		dev->pending = f->next;
+		free(f);
+	}
 	if (dev->ops)
 		dev->ops->close(d, dev);
 	if (dev->cache_fd >= 0)
@@ -250,16 +216,13 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 		       strerror(-error), -error);
 	/* a cancelled fill (we are exiting) is re-sent to the next daemon */
 	r = error == -ECANCELED ? 0 : rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
+	rcd_node_fill_done(d, f->dev ? f->dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
 	if (r)
 		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
 		       f->fx.block, strerror(-r));
-	if (f->share) {
-		if (--f->share->refs == 0) {
-			free(f->share->p);
-			free(f->share);
-		}
-	} else if (f->buf) {
-		buf_put(d, f->buf, f->buf_len);
+	if (f->share && --f->share->refs == 0) {
+		free(f->share->p);
+		free(f->share);
 	}
 	d->buffer_bytes -= f->buf_len;
 	if (f->dev)
@@ -287,6 +250,8 @@ static void fill_refuse(struct rcd *d, struct rcd_fill *f, int error, const char
 	fill_finish(d, f, error, what);
 }
 
+static void write_complete(struct rcd *d, struct rcd_iou *op, int res);
+
 static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 {
 	struct io_uring_sqe *sqe = rcd_get_sqe(d);
@@ -295,43 +260,147 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 		fill_finish(d, f, -EBUSY, "queueing the cache write");
 		return;
 	}
+	f->iou.done = write_complete;
 	io_uring_prep_write(sqe, f->dev->cache_fd, f->buf + f->done, f->buf_len - f->done,
 			    f->fx.cache_offset + f->done);
-	io_uring_sqe_set_data(sqe, f);
+	io_uring_sqe_set_data(sqe, &f->iou);
 }
 
-void rcd_fill_read_done(struct rcd *d, struct rcd_fill *f, int error, const char *what)
+void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
 {
-	if (error) {
-		fill_finish(d, f, error, what);
-		return;
+	unsigned int i;
+
+	for (i = 0; i < g->nfills; i++) {
+		struct rcd_fill *f = g->fills[i];
+
+		if (error) {
+			fill_finish(d, f, error, what);
+			continue;
+		}
+		/* the tail of a partial last block reads as zeros */
+		memset(f->buf + f->fx.length, 0, f->buf_len - f->fx.length);
+		f->done = 0;
+		fill_submit_write(d, f);
 	}
-	/* The tail of a partial last block reads as zeros. */
-	memset(f->buf + f->fx.length, 0, f->buf_len - f->fx.length);
-	f->phase = RCD_WRITE;
-	f->done = 0;
-	fill_submit_write(d, f);
+	free(g->fills);
+	free(g);
+}
+
+/* Waiting fills are served demand first, then prefetches, each in order. */
+static void pending_add(struct rcd_device *dev, struct rcd_fill *f)
+{
+	bool prefetch = f->fx.flags & RCACHE_FETCH_F_PREFETCH;
+	struct rcd_fill **pp = &dev->pending;
+
+	while (*pp && (prefetch || !((*pp)->fx.flags & RCACHE_FETCH_F_PREFETCH)))
+		pp = &(*pp)->next;
+	f->next = *pp;
+	*pp = f;
 }
 
 static void fill_start(struct rcd *d, struct rcd_fill *f)
 {
 	d->nr_fills++;
 	d->buffer_bytes += f->buf_len;
-	f->phase = RCD_READ;
-	f->done = 0;
-	if (!f->dev->ops->own_buffers) {
-		f->buf = buf_get(d, f->buf_len);
-		if (!f->buf) {
-			fill_finish(d, f, -ENOMEM, "buffer allocation");
-			return;
+	pending_add(f->dev, f);
+}
+
+/*
+ * Takes the first waiting fill of @dev and the waiting fills adjacent to it
+ * (up to coalesce_bytes), with one buffer for their range.
+ */
+static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev)
+{
+	struct rcd_fill *first = dev->pending, *f, **pp;
+	uint64_t lo, hi, limit = d->cfg.coalesce_bytes;
+	unsigned int i, cap = 8;
+	struct rcd_group *g;
+	bool grew;
+
+	g = calloc(1, sizeof(*g));
+	if (!g || !(g->fills = malloc(cap * sizeof(*g->fills)))) {
+		free(g);
+		return NULL;
+	}
+	dev->pending = first->next;
+	g->fills[g->nfills++] = first;
+	lo = first->fx.origin_offset;
+	hi = lo + first->fx.length;
+	/* grow while a waiting fill starts where the range ends or ends where it
+	 * starts; slices stay O_DIRECT-aligned (only the last block is short) */
+	do {
+		grew = false;
+		for (pp = &dev->pending; (f = *pp);) {
+			uint64_t a = f->fx.origin_offset, b = a + f->fx.length;
+
+			if ((a == hi || b == lo) && b - a + hi - lo <= limit &&
+			    (a == hi ? !(hi % RCD_ALIGN) : !(f->fx.length % RCD_ALIGN))) {
+				if (g->nfills == cap) {
+					struct rcd_fill **bigger =
+						realloc(g->fills, 2 * cap * sizeof(*bigger));
+
+					if (!bigger)
+						break;
+					g->fills = bigger;
+					cap *= 2;
+				}
+				*pp = f->next;
+				g->fills[g->nfills++] = f;
+				if (a == hi)
+					hi = b;
+				else
+					lo = a;
+				grew = true;
+				continue;
+			}
+			pp = &f->next;
+		}
+	} while (grew);
+	g->dev = dev;
+	g->off = lo;
+	g->len = hi - lo;
+	g->share = calloc(1, sizeof(*g->share));
+	if (!g->share || posix_memalign((void **)&g->share->p, RCD_ALIGN,
+					(g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN)) {
+		free(g->share);
+		g->share = NULL;
+		rcd_group_done(d, g, -ENOMEM, "buffer allocation");
+		return NULL;
+	}
+	g->share->refs = g->nfills;
+	for (i = 0; i < g->nfills; i++) {
+		g->fills[i]->share = g->share;
+		g->fills[i]->buf = g->share->p + (g->fills[i]->fx.origin_offset - lo);
+	}
+	return g;
+}
+
+void rcd_kick(struct rcd *d)
+{
+	struct rcd_device *dev;
+	bool progress = true;
+
+	/* round-robin over devices so that a busy one does not starve another */
+	while (progress) {
+		progress = false;
+		for (dev = d->devices; dev; dev = dev->next) {
+			struct rcd_group *g;
+
+			if (!dev->pending || !dev->ops->can_start(d))
+				continue;
+			g = group_take(d, dev);
+			if (g)
+				dev->ops->start(d, g);
+			progress = true;
 		}
 	}
-	f->dev->ops->read(d, f);
 }
 
 /* An io_uring completion of a cache write. */
-static void write_complete(struct rcd *d, struct rcd_fill *f, int res)
+static void write_complete(struct rcd *d, struct rcd_iou *op, int res)
 {
+	struct rcd_fill *f = (struct rcd_fill *)op;
+
 	if (res == -EAGAIN || res == -EINTR) {
 		fill_submit_write(d, f);
 		return;
@@ -359,6 +428,7 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 		return;
 	}
 	f->fx = *fx;
+	f->start_ns = rc_now_ns();
 	f->dev = device_get(d, fx->dev_id, &err);
 	if (!f->dev) {
 		rc_err("request %u for device %" PRIu64 ": %s", fx->req_id, fx->dev_id, err.msg);
@@ -393,6 +463,7 @@ static void on_event(struct rcd *d, const struct rc_nl_device *ev)
 {
 	struct rcd_device *dev;
 
+	rcd_node_changed(d);
 	if (ev->event != RCACHE_EVENT_DEVICE_REMOVED)
 		return;
 	for (dev = d->devices; dev; dev = dev->next) {
@@ -434,12 +505,6 @@ static int nl_on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 	return NL_SKIP;
 }
 
-static void kick_backends(struct rcd *d)
-{
-	if (d->http)
-		rcd_origin_http.kick(d);
-}
-
 static void on_netlink(struct rcd *d, struct rcd_watch *w, uint32_t events)
 {
 	int i, r = 0;
@@ -453,7 +518,7 @@ static void on_netlink(struct rcd *d, struct rcd_watch *w, uint32_t events)
 	}
 	if (r < 0 && r != -NLE_AGAIN && r != -NLE_DUMP_INTR)
 		rc_warn("netlink receive: %s", nl_geterror(r));
-	kick_backends(d);
+	rcd_kick(d);
 }
 
 static int setup_netlink(struct rcd *d)
@@ -502,16 +567,13 @@ static void on_ring(struct rcd *d, struct rcd_watch *w, uint32_t events)
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		rc_warn("eventfd: %s", strerror(errno));
 	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
-		struct rcd_fill *f = io_uring_cqe_get_data(cqe);
+		struct rcd_iou *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&d->ring, cqe);
-		if (f->phase == RCD_READ)
-			rcd_origin_file_complete(d, f, res);
-		else
-			write_complete(d, f, res);
+		op->done(d, op, res);
 	}
-	kick_backends(d);
+	rcd_kick(d);
 }
 
 static uint64_t stop_deadline;
@@ -522,6 +584,10 @@ static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
 
 	(void)events;
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			rcd_node_reload(d);
+			continue;
+		}
 		if (!d->stopping)
 			rc_info("signal %u: finishing %u fills, then exiting", si.ssi_signo,
 				d->nr_fills);
@@ -532,8 +598,7 @@ static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
 
 static void cleanup(struct rcd *d)
 {
-	struct rcd_buf *b;
-
+	rcd_node_stop(d);
 	if (d->http)
 		rcd_http_exit(d);
 	free_dead_watches(d);
@@ -548,10 +613,6 @@ static void cleanup(struct rcd *d)
 
 		d->wait_head = f->next;
 		free(f);
-	}
-	while ((b = d->buf_cache)) {
-		d->buf_cache = b->next;
-		free(b);
 	}
 	if (d->cb)
 		nl_cb_put(d->cb);
@@ -593,6 +654,7 @@ int rcd_run(const struct rcd_config *cfg)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->sig_w = (struct rcd_watch){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
@@ -623,7 +685,9 @@ int rcd_run(const struct rcd_config *cfg)
 		goto out;
 	}
 	rc_info("registered with dm-rcache; serving fetches (pid %d)", (int)getpid());
-	kick_backends(d);
+	if (rcd_node_start(d))
+		goto out;
+	rcd_kick(d);
 
 	for (;;) {
 		struct epoll_event ev[16];

@@ -20,13 +20,21 @@ struct rcd_config {
 	uint64_t max_buffer_bytes;	/* bytes of fill buffers at once */
 	unsigned int stop_grace_ms;	/* SIGTERM: wait this long for fills */
 	/* HTTP/S3 origins */
+	uint64_t coalesce_bytes;	/* largest origin read adjacent fills merge into */
 	unsigned int http_parallel;	/* range GETs in flight */
-	uint64_t http_coalesce_bytes;	/* largest GET adjacent misses merge into */
 	unsigned int http_retries;	/* attempts after the first */
 	unsigned int http_backoff_ms;	/* first retry delay (full jitter) */
 	unsigned int http_backoff_max_ms;
 	unsigned int http_stall_s;	/* no byte for this long: retry */
 	unsigned int http_connect_timeout_ms;
+	/* node reporting (Kubernetes): node.c */
+	char report_file[256];		/* devices.json; "": runtime_dir/devices.json */
+	unsigned int report_interval_s;	/* rewrite at least this often */
+	char metrics_textfile[256];	/* node-exporter textfile; "": none */
+	char metrics_listen[128];	/* HOST:PORT serving /metrics; "": none */
+	char nfd_features_file[256];	/* node-feature-discovery features.d file */
+	unsigned int warm_percent;	/* cached % at which a dataset is "warm" */
+	char sysfs_root[256];		/* topology; "": $RCACHE_SYSFS_ROOT or /sys */
 };
 
 void rcd_config_defaults(struct rcd_config *cfg);

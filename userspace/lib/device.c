@@ -94,6 +94,9 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	t.fail_fast = o->fail_fast;
 	t.origin_size = info.size;
 	t.reset = o->reset;
+	t.no_prefetch = o->no_prefetch;
+	t.prefetch_window = o->prefetch_window;
+	t.prefetch_budget = o->prefetch_budget;
 	if (o->commit_ms >= 0) {
 		t.commit_ms_set = true;
 		t.commit_ms = o->commit_ms;
@@ -107,7 +110,8 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	dt.params = rc_table_format(&t);
 	if (!dt.params)
 		return rc_errf(err, ENOMEM, "out of memory");
-	snprintf(uuid, sizeof(uuid), "%s%s", RC_DM_UUID_PREFIX, o->name);
+	snprintf(uuid, sizeof(uuid), "%s%s%s", RC_DM_UUID_PREFIX, o->name,
+		 o->uuid_suffix ? o->uuid_suffix : "");
 	r = rc_dm_create(dm, o->name, uuid, &dt, true, &dev, err);
 	free(dt.params);
 	if (r)

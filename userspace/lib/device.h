@@ -22,7 +22,11 @@ struct rc_create_opts {
 	bool fail_fast;
 	bool reset;			/* reformat the cache device */
 	int commit_ms;			/* -1: kernel default */
+	bool no_prefetch;
+	uint32_t prefetch_window;	/* blocks; 0: default */
+	uint32_t prefetch_budget;	/* 0: default */
 	const struct rc_ini *conf;	/* rcached.conf, for S3 settings; may be NULL */
+	const char *uuid_suffix;	/* after RCACHE-NAME in the dm uuid; NULL: none */
 };
 
 int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,

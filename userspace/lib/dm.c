@@ -301,7 +301,7 @@ int rc_dm_message(struct rc_dm *dm, const char *name, const char *msg,
 {
 	size_t mlen = strlen(msg) + 1;
 	size_t size = ALIGN8(sizeof(struct dm_ioctl)) +
-		ALIGN8(sizeof(struct dm_target_msg) + mlen) + 4096;
+		ALIGN8(sizeof(struct dm_target_msg) + mlen) + 65536;	/* room for a reply (trace read) */
 	struct dm_ioctl *io = dmi_new(size, name);
 	struct dm_target_msg *tm;
 	char reason[512];

@@ -77,50 +77,63 @@ static int file_check(struct rcd *d, struct rcd_device *dev)
 	return -ESTALE;
 }
 
-static void file_read(struct rcd *d, struct rcd_fill *f)
+static void file_group_complete(struct rcd *d, struct rcd_iou *op, int res);
+
+/* Reads (the rest of) a group's range: O_DIRECT while aligned. */
+static void file_group_read(struct rcd *d, struct rcd_group *g)
 {
-	struct file_origin *o = f->dev->origin;
+	struct file_origin *o = g->dev->origin;
 	struct io_uring_sqe *sqe = rcd_get_sqe(d);
-	/* O_DIRECT needs aligned offsets; a short read may leave us unaligned */
-	bool direct = o->direct && !(f->done % RCD_ALIGN);
-	size_t want = (direct ? f->buf_len : f->fx.length) - f->done;
+	bool direct = o->direct && !(g->done % RCD_ALIGN);
+	size_t want = (direct ? (g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN : g->len) - g->done;
 
 	if (!sqe) {
-		rcd_fill_read_done(d, f, -EBUSY, "queueing the read");
+		rcd_group_done(d, g, -EBUSY, "queueing the read");
 		return;
 	}
-	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, f->buf + f->done, want,
-			   f->fx.origin_offset + f->done);
-	io_uring_sqe_set_data(sqe, f);
+	g->iou.done = file_group_complete;
+	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, g->share->p + g->done, want,
+			   g->off + g->done);
+	io_uring_sqe_set_data(sqe, &g->iou);
 }
 
-void rcd_origin_file_complete(struct rcd *d, struct rcd_fill *f, int res)
+static void file_group_complete(struct rcd *d, struct rcd_iou *op, int res)
 {
+	struct rcd_group *g = (struct rcd_group *)op;
+
 	if (res == -EAGAIN || res == -EINTR) {
-		file_read(d, f);
+		file_group_read(d, g);
 		return;
 	}
 	if (res < 0) {
-		rcd_fill_read_done(d, f, res, "read");
+		rcd_group_done(d, g, res, "read");
 		return;
 	}
 	if (res == 0) {
 		rc_err("origin %s: ends before byte %" PRIu64 " (truncated under the device?)",
-		       f->dev->info.origin, f->fx.origin_offset + f->fx.length);
-		rcd_fill_read_done(d, f, -EIO, "read");
+		       g->dev->info.origin, g->off + g->len);
+		rcd_group_done(d, g, -EIO, "read");
 		return;
 	}
-	f->done += res;
-	if (f->done < f->fx.length) {
-		file_read(d, f);
+	g->done += res;
+	if (g->done < g->len) {
+		file_group_read(d, g);
 		return;
 	}
-	rcd_fill_read_done(d, f, 0, NULL);
+	rcd_group_done(d, g, 0, NULL);
 }
 
-static void file_kick(struct rcd *d)
+static void file_start(struct rcd *d, struct rcd_group *g)
+{
+	g->done = 0;
+	file_group_read(d, g);
+}
+
+/* io_uring takes whatever we give it */
+static bool file_can_start(struct rcd *d)
 {
 	(void)d;
+	return true;
 }
 
 const struct rcd_origin_ops rcd_origin_file = {
@@ -128,6 +141,6 @@ const struct rcd_origin_ops rcd_origin_file = {
 	.open = file_open,
 	.close = file_close,
 	.check = file_check,
-	.read = file_read,
-	.kick = file_kick,
+	.can_start = file_can_start,
+	.start = file_start,
 };

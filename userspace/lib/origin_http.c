@@ -3,7 +3,7 @@
  * s3:// and http(s):// origins: range GETs through one libcurl multi handle
  * in rcached's event loop.  Connections are reused; up to http_parallel GETs
  * run at once; fills of adjacent blocks waiting together are coalesced into
- * one GET (up to http_coalesce_bytes); every GET carries If-Match with the
+ * one GET (up to coalesce_bytes); every GET carries If-Match with the
  * recorded ETag, and its Content-Range and length are checked against the
  * request.  5xx, SlowDown, resets, stalls and short or over-long bodies are
  * retried with exponential backoff and full jitter, up to http_retries; then
@@ -30,14 +30,13 @@ struct http_dev {
 	char url[RC_URL_MAX];
 	bool sign;			/* s3:// */
 	char etag[160];			/* recorded version; "" when unknown */
-	struct rcd_fill *pending;	/* fills waiting for a GET, oldest first */
 };
 
+/* One range GET for a group of adjacent fills, retried as needed. */
 struct http_get {
 	struct http_get *next;		/* retry list or active list */
+	struct rcd_group *grp;
 	struct rcd_device *dev;
-	struct rcd_fill **fills;
-	unsigned int nfills;
 	struct rcd_shared_buf *share;
 	uint64_t off;
 	size_t len;
@@ -117,7 +116,7 @@ static void on_curl_socket(struct rcd *d, struct rcd_watch *w, uint32_t events)
 		flags |= CURL_CSELECT_ERR;
 	curl_multi_socket_action(state(d)->multi, w->fd, flags, &running);
 	process_done(d);
-	rcd_origin_http.kick(d);
+	rcd_kick(d);
 }
 
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
@@ -182,23 +181,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static void get_free(struct http_get *g)
-{
-	if (g->h)
-		curl_easy_cleanup(g->h);
-	curl_slist_free_all(g->hdrs);
-	free(g->fills);
-	free(g);
-}
-
 /* Ends every fill of @g: its data is in place (@error 0) or not. */
 static void get_finish(struct rcd *d, struct http_get *g, int error)
 {
-	unsigned int i;
-
-	for (i = 0; i < g->nfills; i++)
-		rcd_fill_read_done(d, g->fills[i], error, NULL);
-	get_free(g);
+	rcd_group_done(d, g->grp, error, NULL);
+	if (g->h)
+		curl_easy_cleanup(g->h);
+	curl_slist_free_all(g->hdrs);
+	free(g);
 }
 
 static void get_start(struct rcd *d, struct http_get *g)
@@ -415,126 +405,32 @@ static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
 		get_start(d, g);
 	}
 	process_done(d);
-	rcd_origin_http.kick(d);
+	rcd_kick(d);
 	rearm(d);
 }
 
 /* ------------------------------------------------------------------ */
-/* Coalescing                                                          */
+/* Reads                                                               */
 
-/* Takes the oldest waiting fill and the waiting fills adjacent to it. */
-static struct http_get *get_build(struct rcd *d, struct rcd_device *dev)
+static bool http_can_start(struct rcd *d)
 {
-	struct http_dev *hd = dev->origin;
-	struct rcd_fill *first = hd->pending, *f, **pp;
-	uint64_t lo, hi, limit = d->cfg.http_coalesce_bytes;
-	struct http_get *g;
-	unsigned int i, n = 1, cap = 8;
-	bool grew;
-
-	g = calloc(1, sizeof(*g));
-	if (!g)
-		return NULL;
-	g->fills = malloc(cap * sizeof(*g->fills));
-	if (!g->fills) {
-		free(g);
-		return NULL;
-	}
-	hd->pending = first->next;
-	g->fills[0] = first;
-	lo = first->fx.origin_offset;
-	hi = lo + first->fx.length;
-	/* grow the range while a waiting fill starts where it ends (or ends where it starts) */
-	do {
-		grew = false;
-		for (pp = &hd->pending; (f = *pp);) {
-			uint64_t a = f->fx.origin_offset, b = a + f->fx.length;
-
-			if ((a == hi || b == lo) && b - a + hi - lo <= limit &&
-			    (a == hi ? !(hi % RCD_ALIGN) : !(f->fx.length % RCD_ALIGN))) {
-				if (n == cap) {
-					struct rcd_fill **bigger = realloc(g->fills, 2 * cap * sizeof(*bigger));
-
-					if (!bigger)
-						break;
-					g->fills = bigger;
-					cap *= 2;
-				}
-				*pp = f->next;
-				g->fills[n++] = f;
-				if (a == hi)
-					hi = b;
-				else
-					lo = a;
-				grew = true;
-				continue;
-			}
-			pp = &f->next;
-		}
-	} while (grew);
-	g->nfills = n;
-	g->dev = dev;
-	g->off = lo;
-	g->len = hi - lo;
-	g->share = calloc(1, sizeof(*g->share));
-	if (!g->share || posix_memalign((void **)&g->share->p, RCD_ALIGN,
-					(g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN)) {
-		free(g->share);
-		g->share = NULL;
-		for (i = 0; i < n; i++)
-			rcd_fill_read_done(d, g->fills[i], -ENOMEM, "buffer allocation");
-		free(g->fills);
-		free(g);
-		return NULL;
-	}
-	/* each fill writes its slice: block-aligned, so O_DIRECT-aligned */
-	g->share->refs = n;
-	for (i = 0; i < n; i++) {
-		g->fills[i]->share = g->share;
-		g->fills[i]->buf = g->share->p + (g->fills[i]->fx.origin_offset - lo);
-	}
-	return g;
+	return state(d) && state(d)->nactive < d->cfg.http_parallel;
 }
 
-static void http_kick(struct rcd *d)
+static void http_start(struct rcd *d, struct rcd_group *grp)
 {
-	struct http_state *s = state(d);
-	struct rcd_device *dev;
-	bool progress = true;
+	struct http_get *g = calloc(1, sizeof(*g));
 
-	if (!s)
+	if (!g) {
+		rcd_group_done(d, grp, -ENOMEM, "GET setup");
 		return;
-	/* round-robin over devices so one busy device does not starve another */
-	while (progress && s->nactive < d->cfg.http_parallel) {
-		progress = false;
-		for (dev = d->devices; dev && s->nactive < d->cfg.http_parallel; dev = dev->next) {
-			struct http_dev *hd;
-			struct http_get *g;
-
-			if (dev->ops != &rcd_origin_http)
-				continue;
-			hd = dev->origin;
-			if (!hd->pending)
-				continue;
-			g = get_build(d, dev);
-			if (g)
-				get_start(d, g);
-			progress = true;
-		}
 	}
-}
-
-static void http_read(struct rcd *d, struct rcd_fill *f)
-{
-	struct http_dev *hd = f->dev->origin;
-	struct rcd_fill **pp;
-
-	/* queued; http_kick() (after this batch of FETCHes) issues the GETs */
-	f->next = NULL;
-	for (pp = &hd->pending; *pp; pp = &(*pp)->next)
-		;
-	*pp = f;
-	(void)d;
+	g->grp = grp;
+	g->dev = grp->dev;
+	g->share = grp->share;
+	g->off = grp->off;
+	g->len = grp->len;
+	get_start(d, g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -631,18 +527,8 @@ static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
 
 static void http_close(struct rcd *d, struct rcd_device *dev)
 {
-	struct http_dev *hd = dev->origin;
-
 	(void)d;
-	if (!hd)
-		return;
-	while (hd->pending) {
-		struct rcd_fill *f = hd->pending;
-
-		hd->pending = f->next;
-		free(f);
-	}
-	free(hd);
+	free(dev->origin);
 	dev->origin = NULL;
 }
 
@@ -657,7 +543,6 @@ const struct rcd_origin_ops rcd_origin_http = {
 	.open = http_open,
 	.close = http_close,
 	.check = http_check,
-	.read = http_read,
-	.kick = http_kick,
-	.own_buffers = true,
+	.can_start = http_can_start,
+	.start = http_start,
 };

@@ -3,8 +3,10 @@
  * rcached internals shared by the engine (daemon.c) and the origin
  * backends (origin_file.c, origin_http.c).
  *
- * A fill is one FETCH: the backend reads the origin range into fill->buf and
- * calls rcd_fill_read_done(); the engine writes the buffer into the cache
+ * A fill is one FETCH.  Fills wait on their device (demand before prefetch)
+ * until the engine hands a group of adjacent ones to the backend, which
+ * reads their origin range in one piece into a shared buffer and calls
+ * rcd_group_done(); the engine writes each fill's slice into the cache
  * device with O_DIRECT through io_uring and answers FETCH_DONE.
  */
 #ifndef RCACHE_RCD_H
@@ -26,6 +28,7 @@
 struct rcd;
 struct rcd_device;
 struct rcd_fill;
+struct rcd_node;
 
 /* An fd in the event loop and what to do when it is ready. */
 struct rcd_watch {
@@ -35,6 +38,13 @@ struct rcd_watch {
 	struct rcd_watch *next_dead;	/* rcd_unwatch_free() */
 };
 
+/* An io_uring operation: what to do with its completion. */
+struct rcd_iou {
+	void (*done)(struct rcd *d, struct rcd_iou *op, int res);
+};
+
+struct rcd_group;
+
 struct rcd_origin_ops {
 	const char *name;
 	/* per device: open the origin and check it is the recorded version */
@@ -42,12 +52,10 @@ struct rcd_origin_ops {
 	void (*close)(struct rcd *d, struct rcd_device *dev);
 	/* before each fill: 0, or -ESTALE once the origin changed */
 	int (*check)(struct rcd *d, struct rcd_device *dev);
-	/* start reading fill->fx's origin range; ends in rcd_fill_read_done() */
-	void (*read)(struct rcd *d, struct rcd_fill *f);
-	/* after a batch of reads was queued: issue them (coalescing point) */
-	void (*kick)(struct rcd *d);
-	/* true when read() brings its own buffer (shared by coalesced fills) */
-	bool own_buffers;
+	/* room for another read now? */
+	bool (*can_start)(struct rcd *d);
+	/* read g->off..g->len into g->share->p; ends in rcd_group_done() */
+	void (*start)(struct rcd *d, struct rcd_group *g);
 };
 
 struct rcd_device {
@@ -57,6 +65,7 @@ struct rcd_device {
 	const struct rcd_origin_ops *ops;
 	void *origin;			/* backend state */
 	int cache_fd;			/* O_DIRECT */
+	struct rcd_fill *pending;	/* waiting for a read: demand, then prefetch */
 	unsigned int refs;		/* fills in flight */
 	bool removed;
 	bool stale;
@@ -68,17 +77,29 @@ struct rcd_shared_buf {
 	unsigned int refs;
 };
 
-enum rcd_phase { RCD_READ, RCD_WRITE };
-
 struct rcd_fill {
-	struct rcd_fill *next;		/* engine wait list, or a backend's */
+	struct rcd_iou iou;		/* the cache write */
+	struct rcd_fill *next;		/* engine wait list, or dev->pending */
 	struct rc_nl_fetch fx;
 	struct rcd_device *dev;
 	uint8_t *buf;
 	size_t buf_len;			/* fx.length rounded up to RCD_ALIGN */
 	struct rcd_shared_buf *share;	/* buf is a slice of it */
 	size_t done;
-	enum rcd_phase phase;
+	uint64_t start_ns;		/* FETCH received (fill latency metrics) */
+};
+
+/* Fills of adjacent blocks, read from the origin in one piece. */
+struct rcd_group {
+	struct rcd_iou iou;		/* a file origin's read */
+	struct rcd_device *dev;
+	struct rcd_fill **fills;
+	unsigned int nfills;
+	struct rcd_shared_buf *share;
+	uint64_t off;
+	size_t len;
+	size_t done;
+	void *priv;			/* the backend's */
 };
 
 struct rcd {
@@ -98,15 +119,16 @@ struct rcd {
 	struct rcd_fill *wait_head, *wait_tail;
 	unsigned int nr_fills;
 	uint64_t buffer_bytes;
-	void *buf_cache;
-	unsigned int nr_buf_cache;
 	bool stopping;
 	struct rcd_watch *dead_watches;	/* events of this round may still name them */
 	void *http;			/* origin_http.c state */
+	struct rcd_node *node;		/* node.c: reports, metrics, declared devices */
 };
 
 /* engine services for the backends */
-void rcd_fill_read_done(struct rcd *d, struct rcd_fill *f, int error, const char *what);
+/* Ends the group's origin read: each fill goes on to its cache write, or
+ * fails (@what NULL: the backend logged the error already). */
+void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what);
 void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason);
 struct io_uring_sqe *rcd_get_sqe(struct rcd *d);
 int rcd_watch(struct rcd *d, struct rcd_watch *w, uint32_t events, bool modify);
@@ -117,9 +139,9 @@ void rcd_unwatch_free(struct rcd *d, struct rcd_watch *w);
 struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err);
 
 extern const struct rcd_origin_ops rcd_origin_file;
-/* io_uring completion of a file origin read */
-void rcd_origin_file_complete(struct rcd *d, struct rcd_fill *f, int res);
 extern const struct rcd_origin_ops rcd_origin_http;
+/* issue what the waiting fills of every device allow */
+void rcd_kick(struct rcd *d);
 void rcd_http_exit(struct rcd *d);
 
 #endif

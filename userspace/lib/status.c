@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "genl.h"
@@ -20,13 +21,16 @@ int rc_status_parse_info(const char *params, struct rc_status *st,
 	n = sscanf(params,
 		   "%u %" SCNu64 "/%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %15s %" SCNu64 " %" SCNu64
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %" SCNu64 " %" SCNu64,
 		   &block_sectors, &st->cached_blocks, &st->total_blocks,
 		   &st->read_hits, &st->read_misses, &hit_sectors, &miss_sectors,
 		   &st->fetches_inflight, &st->fetch_errors, st->daemon,
 		   &st->stale_replies, st->mode, &st->slots, &st->evictions,
-		   &st->cache_read_errors, &st->md_commits);
-	if (n != 16)
+		   &st->cache_read_errors, &st->md_commits, &st->prefetch_issued,
+		   &st->prefetch_used, &st->prefetch_wasted, &st->streams,
+		   &st->warmup_pending, &st->warmup_errors);
+	if (n != 22)
 		return rc_errf(err, EPROTO, "unrecognised rcache status: %s", params);
 	st->block_size = block_sectors * 512;
 	st->hit_bytes = hit_sectors * 512;
@@ -75,11 +79,13 @@ int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
 		  struct rc_err *err)
 {
 	struct rc_dm_table t;
+	struct rc_dm_info info;
+	unsigned int ma, mi;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	snprintf(st->name, sizeof(st->name), "%s", name);
-	r = rc_dm_status(dm, name, true, &t, NULL, err);
+	r = rc_dm_status(dm, name, true, &t, &info, err);
 	if (r)
 		return r;
 	if (strcmp(t.type, RCACHE_TARGET_NAME)) {
@@ -87,6 +93,9 @@ int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
 		return rc_errf(err, ENOTTY, "%s: not an rcache device (target %s)", name, t.type);
 	}
 	st->size_bytes = t.length * 512;
+	snprintf(st->devt, sizeof(st->devt), "%u:%u", major(info.dev), minor(info.dev));
+	snprintf(st->uuid, sizeof(st->uuid), "%s", info.uuid);
+	st->open_count = info.open_count;
 	r = rc_table_parse(t.params, &st->table, err);
 	rc_dm_table_free(&t);
 	if (r)
@@ -102,17 +111,55 @@ int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
 		return rc_err_prefix(err, "%s", name);
 	if (strcmp(st->mode, "ready"))
 		status_reason(name, st);
+	if (sscanf(st->table.cache_dev, "%u:%u", &ma, &mi) == 2)
+		rc_topo_block(rc_topo_root(), makedev(ma, mi), &st->topo);
+	else
+		rc_topo_block(rc_topo_root(), 0, &st->topo);
 	return 0;
 }
 
-static double cached_percent(const struct rc_status *st)
+double rc_status_cached_percent(const struct rc_status *st)
 {
 	return st->total_blocks ? 100.0 * st->cached_blocks / st->total_blocks : 0;
 }
 
+#define cached_percent rc_status_cached_percent
+
+double rc_status_hit_ratio(const struct rc_status *st)
+{
+	uint64_t all = st->read_hits + st->read_misses;
+
+	return all ? (double)st->read_hits / all : 0;
+}
+
+bool rc_status_healthy(const struct rc_status *st, char *why, size_t len)
+{
+	if (strcmp(st->mode, "ready")) {
+		snprintf(why, len, "mode %s%s%s", st->mode, st->reason[0] ? ": " : "", st->reason);
+		return false;
+	}
+	if (strcmp(st->daemon, "connected")) {
+		snprintf(why, len, "daemon %s", st->daemon);
+		return false;
+	}
+	if (len)
+		why[0] = '\0';
+	return true;
+}
+
 void rc_status_print_json(FILE *f, const struct rc_status *st)
 {
-	fprintf(f, "{\"name\":");
+	fprintf(f, "{");
+	rc_status_print_json_fields(f, st);
+	fprintf(f, "}");
+}
+
+void rc_status_print_json_fields(FILE *f, const struct rc_status *st)
+{
+	char why[1200];
+	bool healthy = rc_status_healthy(st, why, sizeof(why));
+
+	fprintf(f, "\"name\":");
 	rc_json_string(f, st->name);
 	fprintf(f, ",\"origin\":");
 	rc_json_string(f, st->table.origin);
@@ -128,21 +175,31 @@ void rc_status_print_json(FILE *f, const struct rc_status *st)
 		",\"fetches_inflight\":%" PRIu64 ",\"fetch_errors\":%" PRIu64
 		",\"stale_replies\":%" PRIu64 ",\"slots\":%" PRIu64
 		",\"evictions\":%" PRIu64 ",\"cache_read_errors\":%" PRIu64
-		",\"md_commits\":%" PRIu64 ",\"daemon\":",
+		",\"md_commits\":%" PRIu64 ",\"prefetch_issued\":%" PRIu64
+		",\"prefetch_used\":%" PRIu64 ",\"prefetch_wasted\":%" PRIu64
+		",\"streams\":%" PRIu64 ",\"warmup_pending\":%" PRIu64
+		",\"warmup_errors\":%" PRIu64 ",\"daemon\":",
 		st->block_size, st->size_bytes, st->cached_blocks, st->total_blocks,
 		cached_percent(st), st->read_hits, st->read_misses, st->hit_bytes,
 		st->miss_bytes, st->fetches_inflight, st->fetch_errors,
 		st->stale_replies, st->slots, st->evictions, st->cache_read_errors,
-		st->md_commits);
+		st->md_commits, st->prefetch_issued, st->prefetch_used, st->prefetch_wasted,
+		st->streams, st->warmup_pending, st->warmup_errors);
 	rc_json_string(f, st->daemon);
 	fprintf(f, ",\"mode\":");
 	rc_json_string(f, st->mode);
 	fprintf(f, ",\"reason\":");
 	rc_json_string(f, st->reason);
-	fprintf(f, ",\"daemon_timeout\":%u,\"fail_fast\":%s,\"commit_interval_ms\":%u}",
+	fprintf(f, ",\"daemon_timeout\":%u,\"fail_fast\":%s,\"commit_interval_ms\":%u",
 		st->table.daemon_timeout ? st->table.daemon_timeout : RCACHE_DEFAULT_DAEMON_TIMEOUT,
 		st->table.fail_fast ? "true" : "false",
 		st->table.commit_ms_set ? st->table.commit_ms : 1000);
+	fprintf(f, ",\"devt\":");
+	rc_json_string(f, st->devt);
+	fprintf(f, ",\"hit_ratio\":%.4f,\"health\":\"%s\",\"health_reason\":",
+		rc_status_hit_ratio(st), healthy ? "healthy" : "unhealthy");
+	rc_json_string(f, why);
+	rc_topo_print_json(f, &st->topo);
 }
 
 void rc_status_print_text(FILE *f, const struct rc_status *st)
@@ -165,6 +222,12 @@ void rc_status_print_text(FILE *f, const struct rc_status *st)
 	fprintf(f, "  cache slots:   %" PRIu64 " (%" PRIu64 " evictions, %" PRIu64
 		" read errors, %" PRIu64 " metadata commits)\n",
 		st->slots, st->evictions, st->cache_read_errors, st->md_commits);
+	fprintf(f, "  prefetch:      %" PRIu64 " blocks issued, %" PRIu64 " used, %" PRIu64
+		" wasted; %" PRIu64 " sequential streams seen\n",
+		st->prefetch_issued, st->prefetch_used, st->prefetch_wasted, st->streams);
+	if (st->warmup_pending || st->warmup_errors)
+		fprintf(f, "  warm-up:       %" PRIu64 " blocks to go, %" PRIu64 " errors\n",
+			st->warmup_pending, st->warmup_errors);
 	fprintf(f, "  daemon:        %s\n", st->daemon);
 	fprintf(f, "  mode:          %s%s%s\n", st->mode, st->reason[0] ? ": " : "", st->reason);
 }

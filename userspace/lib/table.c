@@ -34,6 +34,18 @@ char *rc_table_format(const struct rc_table *t)
 		n += snprintf(opts + n, sizeof(opts) - n, " commit_interval %u", t->commit_ms);
 		nopt += 2;
 	}
+	if (t->no_prefetch) {
+		n += snprintf(opts + n, sizeof(opts) - n, " no_prefetch");
+		nopt += 1;
+	}
+	if (t->prefetch_window) {
+		n += snprintf(opts + n, sizeof(opts) - n, " prefetch_window %u", t->prefetch_window);
+		nopt += 2;
+	}
+	if (t->prefetch_budget) {
+		n += snprintf(opts + n, sizeof(opts) - n, " prefetch_budget %u", t->prefetch_budget);
+		nopt += 2;
+	}
 	if (t->reset) {
 		n += snprintf(opts + n, sizeof(opts) - n, " reset");
 		nopt += 1;
@@ -83,6 +95,10 @@ int rc_table_parse(const char *params, struct rc_table *t, struct rc_err *err)
 			t->reset = true;
 			continue;
 		}
+		if (!strcmp(name, "no_prefetch")) {
+			t->no_prefetch = true;
+			continue;
+		}
 		if (!val)
 			goto bad;
 		if (!strcmp(name, "daemon_timeout") && !rc_parse_u64(val, 1, UINT32_MAX, &v))
@@ -91,6 +107,10 @@ int rc_table_parse(const char *params, struct rc_table *t, struct rc_err *err)
 			t->origin_size = v;
 		else if (!strcmp(name, "commit_interval") && !rc_parse_u64(val, 0, 3600000, &v))
 			t->commit_ms_set = true, t->commit_ms = v;
+		else if (!strcmp(name, "prefetch_window") && !rc_parse_u64(val, 1, 65536, &v))
+			t->prefetch_window = v;
+		else if (!strcmp(name, "prefetch_budget") && !rc_parse_u64(val, 1, 65536, &v))
+			t->prefetch_budget = v;
 		else if (!strcmp(name, "identity"))
 			snprintf(t->identity, sizeof(t->identity), "%s", val);
 		else

@@ -22,6 +22,9 @@ struct rc_table {
 	bool reset;			/* reformat the cache device */
 	bool commit_ms_set;
 	uint32_t commit_ms;		/* commit_interval */
+	bool no_prefetch;
+	uint32_t prefetch_window;	/* blocks; 0: not given */
+	uint32_t prefetch_budget;	/* 0: not given */
 	char identity[RCACHE_MAX_IDENTITY_LEN + 1];
 };
 

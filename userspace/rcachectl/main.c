@@ -17,6 +17,7 @@
 #include "../lib/log.h"
 #include "../lib/status.h"
 #include "../lib/util.h"
+#include "../lib/warmup.h"
 
 #define EXIT_USAGE 2
 
@@ -27,7 +28,8 @@ static void usage(FILE *f)
 		"\n"
 		"  create NAME --origin URL --cache DEV [--block-size SIZE]\n"
 		"              [--daemon-timeout SECONDS] [--fail-fast] [--config FILE]\n"
-		"              [--reset] [--commit-interval MS]\n"
+		"              [--reset] [--commit-interval MS] [--no-prefetch]\n"
+		"              [--prefetch-window BLOCKS] [--prefetch-budget FETCHES]\n"
 		"      Make /dev/mapper/NAME show the origin, cached on DEV.\n"
 		"  remove NAME          Remove the device (it must not be open).\n"
 		"  list                 List rcache devices.\n"
@@ -38,6 +40,10 @@ static void usage(FILE *f)
 		"  invalidate NAME [--range A-B]\n"
 		"                       Drop cached blocks (bytes; default everything).\n"
 		"  clear-stats NAME     Zero the counters.\n"
+		"  warmup NAME [--range A-B] [--trace FILE] [--rate MB/s] [--wait]\n"
+		"                       Fill the cache in the background (default: all).\n"
+		"  trace record NAME --out FILE [--duration SECONDS]\n"
+		"                       Record the order blocks are first read in.\n"
 		"  version, --version   Print the version.\n"
 		"\n"
 		"Origin URLs: file:///absolute/path (local, NFS or CephFS file, or a block\n"
@@ -73,6 +79,9 @@ static int cmd_create(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' },
 		{ "reset", no_argument, NULL, 'R' },
 		{ "commit-interval", required_argument, NULL, 'I' },
+		{ "no-prefetch", no_argument, NULL, 'P' },
+		{ "prefetch-window", required_argument, NULL, 'W' },
+		{ "prefetch-budget", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = getenv("RCACHE_CONFIG") ? getenv("RCACHE_CONFIG") :
@@ -114,6 +123,21 @@ static int cmd_create(int argc, char **argv)
 			break;
 		case 'R':
 			o.reset = true;
+			break;
+		case 'P':
+			o.no_prefetch = true;
+			break;
+		case 'W':
+		case 'B':
+			if (rc_parse_u64(optarg, 1, 65536, &v)) {
+				rc_err("--prefetch-%s %s: expected 1 to 65536",
+				       c == 'W' ? "window" : "budget", optarg);
+				return EXIT_USAGE;
+			}
+			if (c == 'W')
+				o.prefetch_window = v;
+			else
+				o.prefetch_budget = v;
 			break;
 		case 'I':
 			if (rc_parse_u64(optarg, 0, 3600000, &v)) {
@@ -393,6 +417,105 @@ static int cmd_clear_stats(int argc, char **argv)
 	return send_message(argv[1], "clear_stats");
 }
 
+static int cmd_warmup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "range", required_argument, NULL, 'r' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rc_warmup_opts o = { .progress_bar = isatty(STDERR_FILENO) };
+	struct rc_err err;
+	struct rc_dm dm;
+	uint64_t v;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (rc_parse_range(optarg, &o.begin, &o.end)) {
+				rc_err("--range %s: expected BEGIN-END in bytes, such as 0-1G", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 't':
+			o.trace = optarg;
+			break;
+		case 'R':
+			if (rc_parse_u64(optarg, 1, 1000000, &v)) {
+				rc_err("--rate %s: expected MB/s, 1 to 1000000", optarg);
+				return EXIT_USAGE;
+			}
+			o.rate = v << 20;
+			break;
+		case 'w':
+			o.wait = true;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || (o.trace && o.end)) {
+		rc_err("warmup needs one NAME, and --range or --trace (not both)");
+		return EXIT_USAGE;
+	}
+	o.name = argv[optind];
+	if (open_dm(&dm))
+		return 1;
+	r = rc_warmup(&dm, &o, &err);
+	rc_dm_close(&dm);
+	return r ? fail(&err) : 0;
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rc_trace_opts o = { 0 };
+	struct rc_err err;
+	struct rc_dm dm;
+	uint64_t v;
+	int c, r;
+
+	if (argc < 2 || strcmp(argv[1], "record")) {
+		rc_err("usage: rcachectl trace record NAME --out FILE [--duration SECONDS]");
+		return EXIT_USAGE;
+	}
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'd':
+			if (rc_parse_u64(optarg, 1, 31536000, &v)) {
+				rc_err("--duration %s: expected seconds", optarg);
+				return EXIT_USAGE;
+			}
+			o.duration_s = v;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !o.out) {
+		rc_err("trace record needs NAME and --out FILE");
+		return EXIT_USAGE;
+	}
+	o.name = argv[optind];
+	if (open_dm(&dm))
+		return 1;
+	r = rc_trace_record(&dm, &o, &err);
+	rc_dm_close(&dm);
+	return r ? fail(&err) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -408,6 +531,8 @@ int main(int argc, char **argv)
 		{ "inspect", cmd_inspect },
 		{ "invalidate", cmd_invalidate },
 		{ "clear-stats", cmd_clear_stats },
+		{ "warmup", cmd_warmup },
+		{ "trace", cmd_trace },
 	};
 	size_t i;
 

@@ -22,6 +22,17 @@ static void usage(FILE *f)
 		"  --runtime-dir DIR   private device nodes (default /run/rcached)\n"
 		"  --max-fills N       fills in flight at once (default 128)\n"
 		"  --max-buffer SIZE   memory for fill buffers (default 512M)\n"
+		"  --report-file FILE  device report for rcache-device-plugin\n"
+		"                      (default RUNTIME_DIR/devices.json)\n"
+		"  --report-interval S rewrite the report at least every S seconds (default 2)\n"
+		"  --metrics-textfile FILE\n"
+		"                      Prometheus metrics for node-exporter's textfile collector\n"
+		"  --metrics-listen HOST:PORT\n"
+		"                      serve Prometheus metrics at http://HOST:PORT/metrics\n"
+		"  --nfd-features-file FILE\n"
+		"                      node-feature-discovery labels rcache.io/dataset.NAME\n"
+		"  --warm-percent N    cached %% at which a dataset is warm (default 99)\n"
+		"  --sysfs-root DIR    sysfs for topology (default /sys)\n"
 		"  -v, --verbose       debug logging\n"
 		"  -h, --help          this text\n"
 		"  --version           print the version\n");
@@ -51,6 +62,13 @@ int main(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "max-fills", required_argument, NULL, 'n' },
 		{ "max-buffer", required_argument, NULL, 'b' },
+		{ "report-file", required_argument, NULL, 'R' },
+		{ "report-interval", required_argument, NULL, 'I' },
+		{ "metrics-textfile", required_argument, NULL, 'T' },
+		{ "metrics-listen", required_argument, NULL, 'L' },
+		{ "nfd-features-file", required_argument, NULL, 'N' },
+		{ "warm-percent", required_argument, NULL, 'W' },
+		{ "sysfs-root", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -96,6 +114,35 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.max_buffer_bytes = v;
+			break;
+		case 'R':
+			snprintf(cfg.report_file, sizeof(cfg.report_file), "%s", optarg);
+			break;
+		case 'I':
+			if (rc_parse_u64(optarg, 1, 3600, &v)) {
+				rc_err("--report-interval %s: expected 1 to 3600 seconds", optarg);
+				return 2;
+			}
+			cfg.report_interval_s = v;
+			break;
+		case 'T':
+			snprintf(cfg.metrics_textfile, sizeof(cfg.metrics_textfile), "%s", optarg);
+			break;
+		case 'L':
+			snprintf(cfg.metrics_listen, sizeof(cfg.metrics_listen), "%s", optarg);
+			break;
+		case 'N':
+			snprintf(cfg.nfd_features_file, sizeof(cfg.nfd_features_file), "%s", optarg);
+			break;
+		case 'W':
+			if (rc_parse_u64(optarg, 1, 100, &v)) {
+				rc_err("--warm-percent %s: expected 1 to 100", optarg);
+				return 2;
+			}
+			cfg.warm_percent = v;
+			break;
+		case 'S':
+			snprintf(cfg.sysfs_root, sizeof(cfg.sysfs_root), "%s", optarg);
 			break;
 		case 'v':
 			level = RC_LOG_DEBUG;

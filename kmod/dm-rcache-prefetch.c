@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-rcache sequential stream detector and prefetch window.  Pure logic
+ * over a small table (the KUnit suite drives it); the target feeds it block
+ * accesses and issues the fetches it asks for.
+ *
+ * Up to RCACHE_MAX_STREAMS streams per device, so that several readers
+ * (DataLoader workers reading shards) are each followed.  An access belongs
+ * to a stream when it falls a little behind (reordering) or a short gap
+ * ahead of where the stream expects the next block.  A stream counts as
+ * sequential after RCACHE_STREAM_DETECT accesses in order, so random reads
+ * never prefetch.  Its window starts at RCACHE_WINDOW_START blocks and, like
+ * readahead, doubles each time the reader gets into the prefetched part, up
+ * to the device's maximum; the next window is asked for when the reader
+ * has used half of the current one, so fetching stays ahead of reading.
+ * A reader that does not catch up gets no more prefetch.
+ */
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/string.h>
+
+#include "dm-rcache.h"
+
+#define RCACHE_STREAM_BEHIND	2	/* blocks: reordering tolerated */
+#define RCACHE_STREAM_GAP	4	/* blocks: forward gap tolerated */
+#define RCACHE_STREAM_DETECT	3	/* accesses in order: sequential */
+#define RCACHE_WINDOW_START	4	/* blocks */
+#define RCACHE_STREAM_IDLE	(5 * HZ)
+
+void rcache_streams_init(struct rcache_streams *st, u32 max_window)
+{
+	memset(st, 0, sizeof(*st));
+	st->max_window = max(max_window, 1U);
+}
+
+static struct rcache_stream *rcache_stream_find(struct rcache_streams *st, u64 block,
+						unsigned long now)
+{
+	struct rcache_stream *s, *oldest = &st->s[0];
+	unsigned int i;
+
+	for (i = 0; i < RCACHE_MAX_STREAMS; i++) {
+		s = &st->s[i];
+		if (s->used && time_before(now, s->last + RCACHE_STREAM_IDLE) &&
+		    block + RCACHE_STREAM_BEHIND >= s->next &&
+		    block <= s->next + RCACHE_STREAM_GAP)
+			return s;
+		if (!s->used) {
+			if (oldest->used)
+				oldest = s;
+		} else if (oldest->used && time_before(s->last, oldest->last)) {
+			oldest = s;
+		}
+	}
+	/* a new stream, in the place of the least recently used one */
+	memset(oldest, 0, sizeof(*oldest));
+	oldest->used = true;
+	oldest->next = block;
+	oldest->ahead = block;
+	return oldest;
+}
+
+/*
+ * Feeds an access to @block.  Returns true, with [*from, *to) set, when the
+ * stream wants those blocks prefetched now.
+ */
+bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long now,
+			   u64 nr_blocks, u64 *from, u64 *to)
+{
+	struct rcache_stream *s = rcache_stream_find(st, block, now);
+	u64 end;
+
+	s->last = now;
+	if (block < s->next)
+		return false;			/* reordered, or the same block again */
+	s->next = block + 1;
+	if (++s->seq < RCACHE_STREAM_DETECT)
+		return false;
+	if (!s->detected) {
+		s->detected = true;
+		st->detected++;
+		s->window = min_t(u32, RCACHE_WINDOW_START, st->max_window);
+		s->ahead = s->next;
+	}
+	/* not yet half way through the prefetched part: nothing to ask */
+	if (s->ahead > s->next + s->window / 2)
+		return false;
+	/* the reader reached what was prefetched for it: widen the window */
+	if (s->ahead > block && s->window < st->max_window)
+		s->window = min(s->window * 2, st->max_window);
+	end = min(s->next + s->window, nr_blocks);
+	if (end <= max(s->ahead, s->next))
+		return false;
+	*from = max(s->ahead, s->next);
+	*to = end;
+	s->ahead = end;
+	return true;
+}
+
+void rcache_streams_set_max(struct rcache_streams *st, u32 max_window)
+{
+	unsigned int i;
+
+	st->max_window = max(max_window, 1U);
+	for (i = 0; i < RCACHE_MAX_STREAMS; i++)
+		st->s[i].window = min(st->s[i].window, st->max_window);
+}
