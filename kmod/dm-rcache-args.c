@@ -149,7 +149,7 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 				&args->prefetch_budget;
 
 			if (kstrtou32(dm_shift_arg(as), 10, v) || !*v || *v > 65536) {
-				*error = "Invalid prefetch_window or prefetch_budget: expected 1 to 65536";
+				*error = "Invalid prefetch window or budget: expected 1 to 65536";
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(name, "commit_interval")) {

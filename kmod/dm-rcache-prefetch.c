@@ -81,13 +81,13 @@ bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long n
 		st->detected++;
 		s->window = min_t(u32, RCACHE_WINDOW_START, st->max_window);
 		s->ahead = s->next;
-	}
-	/* not yet half way through the prefetched part: nothing to ask */
-	if (s->ahead > s->next + s->window / 2)
+	} else if (s->ahead > s->next + s->window / 2) {
+		/* not yet half way through the prefetched part: nothing to ask */
 		return false;
-	/* the reader reached what was prefetched for it: widen the window */
-	if (s->ahead > block && s->window < st->max_window)
+	} else if (s->ahead > block && s->window < st->max_window) {
+		/* the reader reached what was prefetched for it: widen the window */
 		s->window = min(s->window * 2, st->max_window);
+	}
 	end = min(s->next + s->window, nr_blocks);
 	if (end <= max(s->ahead, s->next))
 		return false;

@@ -481,8 +481,9 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_SKIP;
 	}
-	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ||
-	    (slot = rcache_policy_alloc(&rc->policy, block)) == RCACHE_NO_SLOT) {
+	slot = (warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ?
+		RCACHE_NO_SLOT : rcache_policy_alloc(&rc->policy, block);
+	if (slot == RCACHE_NO_SLOT) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_BLOCKED;
@@ -1189,7 +1190,7 @@ static int rcache_message(struct dm_target *ti, unsigned int argc, char **argv,
 		spin_unlock_irq(&rc->lock);
 		return 0;
 	}
-	DMERR("%s: unknown message '%s' (expected invalidate, clear_stats, warmup, prefetch*, trace)",
+	DMERR("%s: unknown message '%s' (see rcachectl(8) for the messages)",
 	      rcache_dm_name(rc), argc ? argv[0] : "");
 	return -EINVAL;
 }

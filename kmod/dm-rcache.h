@@ -273,7 +273,7 @@ struct rcache {
 	bool prefetch;
 	u32 prefetch_budget;
 	u32 prefetch_inflight;
-	spinlock_t stream_lock;
+	spinlock_t stream_lock;		/* streams */
 	struct rcache_streams streams;
 	atomic64_t prefetch_issued;
 	atomic64_t prefetch_used;

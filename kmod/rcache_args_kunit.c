@@ -221,6 +221,49 @@ static void rcache_args_reset(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, args.identity);
 }
 
+/* The persistence and prefetch options, and their error strings. */
+static void rcache_args_cache_options(struct kunit *test)
+{
+	struct rcache_args args;
+	char *error = NULL;
+	const char *all = "/dev/vdb file:///img 2048 6 reset commit_interval 0 no_prefetch prefetch_window 64";
+
+	KUNIT_ASSERT_EQ(test, rcache_kunit_parse(test, all, &args, &error), 0);
+	KUNIT_EXPECT_TRUE(test, args.reset);
+	KUNIT_EXPECT_EQ(test, args.commit_ms, 0U);
+	KUNIT_EXPECT_TRUE(test, args.no_prefetch);
+	KUNIT_EXPECT_EQ(test, args.prefetch_window, 64U);
+	KUNIT_ASSERT_EQ(test, rcache_kunit_parse(test, "/dev/vdb file:///img 2048 2 prefetch_budget 9",
+						 &args, &error), 0);
+	KUNIT_EXPECT_EQ(test, args.prefetch_budget, 9U);
+	KUNIT_EXPECT_EQ(test, args.commit_ms, (u32)RCACHE_DEFAULT_COMMIT_MS);
+	KUNIT_EXPECT_FALSE(test, args.reset);
+
+	KUNIT_EXPECT_EQ(test, rcache_kunit_parse(test, "/dev/vdb file:///img 2048 2 commit_interval x",
+						 &args, &error), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, error, "Invalid commit_interval: expected 0 to 3600000 ms");
+	KUNIT_EXPECT_EQ(test, rcache_kunit_parse(test, "/dev/vdb file:///img 2048 2 prefetch_window 0",
+						 &args, &error), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, error,
+			   "Invalid prefetch window or budget: expected 1 to 65536");
+	KUNIT_EXPECT_EQ(test, rcache_kunit_parse(test, "/dev/vdb file:///img 2048 1 prefetch_budget",
+						 &args, &error), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, error, "Optional argument is missing its value");
+}
+
+static void rcache_args_ranges(struct kunit *test)
+{
+	u64 b, e;
+
+	KUNIT_EXPECT_EQ(test, rcache_parse_range("0-8", &b, &e), 0);
+	KUNIT_EXPECT_EQ(test, b, 0ULL);
+	KUNIT_EXPECT_EQ(test, e, 8ULL);
+	KUNIT_EXPECT_EQ(test, rcache_parse_range("8-8", &b, &e), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rcache_parse_range("9-3", &b, &e), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rcache_parse_range("12", &b, &e), -EINVAL);
+	KUNIT_EXPECT_EQ(test, rcache_parse_range("a-9", &b, &e), -EINVAL);
+}
+
 /* An origin URL may be RCACHE_MAX_ORIGIN_LEN bytes long, not one more. */
 static void rcache_args_origin_length(struct kunit *test)
 {
@@ -288,6 +331,8 @@ static struct kunit_case rcache_args_cases[] = {
 	KUNIT_CASE(rcache_args_option_case),
 	KUNIT_CASE(rcache_args_block_sizes),
 	KUNIT_CASE(rcache_args_reset),
+	KUNIT_CASE(rcache_args_cache_options),
+	KUNIT_CASE(rcache_args_ranges),
 	KUNIT_CASE(rcache_args_origin_length),
 	KUNIT_CASE(rcache_args_identity_length),
 	KUNIT_CASE(rcache_args_good_urls),

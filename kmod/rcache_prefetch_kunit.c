@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit suite "rcache_prefetch": the sequential stream detector and its
+ * readahead-like window (dm-rcache-prefetch.c).
+ */
+#include <kunit/test.h>
+#include <linux/jiffies.h>
+
+#include "dm-rcache.h"
+
+/* Feeds @block; returns how many blocks the detector asked for. */
+static u64 feed(struct rcache_streams *st, u64 block, unsigned long now, u64 *from)
+{
+	u64 f = 0, t = 0;
+
+	if (!rcache_streams_access(st, block, now, 1 << 20, &f, &t))
+		return 0;
+	if (from)
+		*from = f;
+	return t - f;
+}
+
+static void rcache_prefetch_detects_after_three(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 from = 0;
+
+	rcache_streams_init(&st, 64);
+	KUNIT_EXPECT_EQ(test, feed(&st, 100, 1000, NULL), 0ULL);
+	KUNIT_EXPECT_EQ(test, feed(&st, 101, 1000, NULL), 0ULL);
+	KUNIT_EXPECT_EQ(test, feed(&st, 102, 1000, &from), 4ULL);	/* the first window */
+	KUNIT_EXPECT_EQ(test, from, 103ULL);
+	KUNIT_EXPECT_EQ(test, st.detected, 1ULL);
+}
+
+static void rcache_prefetch_window_ramps(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 b, asked, last = 0, total = 0, ahead = 0, from;
+
+	rcache_streams_init(&st, 32);
+	for (b = 0; b < 400; b++) {
+		asked = feed(&st, b, 1000, &from);
+		if (!asked)
+			continue;
+		/* never asks twice for a block, never falls behind the reader */
+		KUNIT_EXPECT_GE(test, from, max(ahead, b + 1));
+		ahead = from + asked;
+		KUNIT_EXPECT_GE(test, asked, last ? min(last, 16ULL) : 1ULL);
+		KUNIT_EXPECT_LE(test, asked, 32ULL);
+		last = asked;
+		total += asked;
+	}
+	/* ramped to the maximum, kept ahead: everything after block 2 asked for */
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 32U);
+	KUNIT_EXPECT_GE(test, ahead, 400ULL);
+	KUNIT_EXPECT_EQ(test, total, ahead - 3);
+}
+
+static void rcache_prefetch_random_never(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 x = 88172645463325252ULL, i, asked = 0;
+
+	rcache_streams_init(&st, 64);
+	for (i = 0; i < 10000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		asked += feed(&st, x % (1 << 20), 1000, NULL);
+	}
+	KUNIT_EXPECT_EQ(test, asked, 0ULL);
+	KUNIT_EXPECT_EQ(test, st.detected, 0ULL);
+}
+
+static void rcache_prefetch_interleaved_streams(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 i, s, asked[8] = {};
+
+	rcache_streams_init(&st, 64);
+	for (i = 0; i < 50; i++)
+		for (s = 0; s < 8; s++)
+			asked[s] += feed(&st, s * 100000 + i, 1000, NULL);
+	KUNIT_EXPECT_EQ(test, st.detected, 8ULL);
+	for (s = 0; s < 8; s++)
+		KUNIT_EXPECT_GE(test, asked[s], 40ULL);
+}
+
+static void rcache_prefetch_tolerates_reorder_and_gaps(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 seq[] = { 10, 11, 13, 12, 14, 17, 16, 18, 19, 22 };
+	unsigned int i;
+
+	rcache_streams_init(&st, 64);
+	for (i = 0; i < ARRAY_SIZE(seq); i++)
+		feed(&st, seq[i], 1000, NULL);
+	KUNIT_EXPECT_EQ(test, st.detected, 1ULL);
+	/* a jump far away is another stream */
+	feed(&st, 5000, 1000, NULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].next, 23ULL);
+}
+
+static void rcache_prefetch_idle_and_max(struct kunit *test)
+{
+	struct rcache_streams st;
+
+	rcache_streams_init(&st, 64);
+	feed(&st, 0, 1000, NULL);
+	feed(&st, 1, 1000, NULL);
+	/* an idle stream is forgotten: the next access starts anew */
+	KUNIT_EXPECT_EQ(test, feed(&st, 2, 1000 + 60 * HZ, NULL), 0ULL);
+	KUNIT_EXPECT_EQ(test, st.detected, 0ULL);
+	rcache_streams_set_max(&st, 2);
+	feed(&st, 3, 1000 + 60 * HZ, NULL);
+	KUNIT_EXPECT_EQ(test, feed(&st, 4, 1000 + 60 * HZ, NULL), 2ULL);
+}
+
+static struct kunit_case rcache_prefetch_cases[] = {
+	KUNIT_CASE(rcache_prefetch_detects_after_three),
+	KUNIT_CASE(rcache_prefetch_window_ramps),
+	KUNIT_CASE(rcache_prefetch_random_never),
+	KUNIT_CASE(rcache_prefetch_interleaved_streams),
+	KUNIT_CASE(rcache_prefetch_tolerates_reorder_and_gaps),
+	KUNIT_CASE(rcache_prefetch_idle_and_max),
+	{}
+};
+
+static struct kunit_suite rcache_prefetch_suite = {
+	.name = "rcache_prefetch",
+	.test_cases = rcache_prefetch_cases,
+};
+
+kunit_test_suite(rcache_prefetch_suite);
+
+MODULE_LICENSE("GPL");

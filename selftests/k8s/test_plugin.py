@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""rcache-device-plugin against the fake kubelet, on the host: the report
+is a file this test writes as rcached would (no kernel needed).
+
+usage: test_plugin.py PLUGIN_BINARY [WORKDIR]
+Prints PASS:/FAIL: lines (k8s/plugin/...); exits 1 when one failed."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_kubelet import FakeKubelet, PluginClient  # noqa: E402
+
+PLUGIN = sys.argv[1]
+WORK = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="rcache-dp-")
+failed = 0
+
+
+def result(name, ok, why=""):
+    global failed
+    if ok:
+        print("PASS: k8s/plugin/%s" % name, flush=True)
+    else:
+        failed += 1
+        print("FAIL: k8s/plugin/%s: %s" % (name, why), flush=True)
+
+
+def dev(name, numa=0, health="healthy", gpus=1, **extra):
+    d = {"name": name, "device": "/dev/mapper/" + name, "mode": "ready",
+         "daemon": "connected", "health": health, "health_reason": "" if health == "healthy"
+         else "mode failed", "numa_node": numa, "pci_address": "0000:3d:00.0",
+         "gpus": [{"pci_address": "0000:3b:00.0", "vendor": "nvidia", "class": "0x030200",
+                   "numa_node": numa}] * gpus}
+    d.update(extra)
+    return d
+
+
+class Report:
+    """Writes devices.json the way rcached does, every 0.5 s while alive."""
+
+    def __init__(self, path):
+        self.path = path
+        self.devices = []
+        self.alive = True
+        self.beating = True
+        self.lock = threading.Lock()
+        self.stop = False
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def write(self):
+        with self.lock:
+            doc = {"version": 1, "generator": "test", "pid": os.getpid(), "alive": self.alive,
+                   "updated": time.time(), "interval_s": 1, "devices": self.devices,
+                   "declared": []}
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(doc, f)
+            os.rename(tmp, self.path)
+
+    def _beat(self):
+        while not self.stop:
+            if self.beating:
+                self.write()
+            time.sleep(0.5)
+
+    def set(self, devices):
+        with self.lock:
+            self.devices = devices
+        self.write()
+
+
+def main():
+    dpdir = os.path.join(WORK, "device-plugins")
+    shutil.rmtree(dpdir, ignore_errors=True)
+    os.makedirs(dpdir)
+    report = Report(os.path.join(WORK, "devices.json"))
+    conf = os.path.join(WORK, "rcached.conf")
+    with open(conf, "w") as f:
+        f.write("[plugin]\nreplicas = 8\n\n[device nonuma]\nreplicas = 3\n")
+    longname = "l" * 60
+    report.set([dev("ds0", numa=0), dev("nonuma", numa=-1, gpus=0), dev(longname, numa=1)])
+    report.thread.start()
+
+    kubelet = FakeKubelet(dpdir)
+    kubelet.start()
+    log = open(os.path.join(WORK, "plugin.log"), "w")
+    plugin = subprocess.Popen([PLUGIN, "--device-plugin-dir", dpdir, "--report", report.path,
+                               "--config", conf, "--stale-after", "3"],
+                              stdout=log, stderr=subprocess.STDOUT)
+    clients = []
+    try:
+        run(dpdir, report, kubelet, plugin, longname, clients)
+    finally:
+        for c in clients:
+            c.close()
+        plugin.terminate()
+        try:
+            plugin.wait(timeout=10)
+            result("exits-on-sigterm", plugin.returncode == 0,
+                   "exit status %s" % plugin.returncode)
+        except subprocess.TimeoutExpired:
+            plugin.kill()
+            result("exits-on-sigterm", False, "still running 10 s after SIGTERM")
+        result("sockets-removed-on-exit",
+               not [n for n in os.listdir(dpdir) if n.startswith("rcache-")],
+               "left: %s" % os.listdir(dpdir))
+        kubelet.stop()
+        report.stop = True
+        log.close()
+    if failed:
+        sys.stdout.write(open(os.path.join(WORK, "plugin.log")).read()[-3000:])
+
+
+def run(dpdir, report, kubelet, plugin, longname, clients):
+    regs = kubelet.wait_registrations(3, 10)
+    names = sorted(r["resource_name"] for r in regs)
+    result("registers-each-device", names == sorted(["rcache.io/ds0", "rcache.io/nonuma",
+                                                      "rcache.io/" + longname]),
+           "registered: %s" % names)
+    result("serves-before-register",
+           regs and all("options_on_dial_back" in r for r in regs),
+           "dial-back failed: %s" % [r.get("dial_back_error") for r in regs])
+    result("register-request-fields",
+           regs and all(r["version"] == "v1beta1" and r["endpoint"].endswith(".sock") and
+                        "/" not in r["endpoint"] and r["get_preferred_allocation_available"]
+                        for r in regs), "got %s" % regs)
+    ep = {r["resource_name"][len("rcache.io/"):]: r["endpoint"] for r in regs}
+    if "ds0" not in ep:
+        return
+
+    c = PluginClient(dpdir, ep["ds0"])
+    clients.append(c)
+    o = c.options()
+    result("get-device-plugin-options",
+           o == {"pre_start_required": False, "get_preferred_allocation_available": True},
+           "got %s" % o)
+    c.watch()
+    f = c.next_frame(5)
+    want = [{"id": "ds0-%d" % i, "health": "Healthy", "numa": [0]} for i in range(8)]
+    result("list-and-watch-first-frame", isinstance(f, list) and
+           sorted(f, key=lambda d: d["id"]) == want, "got %s" % f)
+
+    cn = PluginClient(dpdir, ep["nonuma"])
+    clients.append(cn)
+    cn.watch()
+    f = cn.next_frame(5)
+    result("topology-omitted-when-numa-unknown", isinstance(f, list) and len(f) == 3 and
+           all(d["numa"] is None and d["health"] == "Healthy" for d in f),
+           "got %s (replicas = 3 from [device nonuma])" % f)
+
+    cl = PluginClient(dpdir, ep.get(longname, "x"))
+    clients.append(cl)
+    cl.watch()
+    f = cl.next_frame(5)
+    ids = [d["id"] for d in f] if isinstance(f, list) else []
+    result("device-ids-at-most-63", len(ids) == 8 and all(len(i) <= 63 for i in ids) and
+           len(set(ids)) == 8 and all(d["numa"] == [1] for d in f), "got %s" % f)
+
+    a = c.allocate([["ds0-1"], ["ds0-2", "ds0-3"]])
+    spec = {"container_path": "/dev/rcache/ds0", "host_path": "/dev/mapper/ds0",
+            "permissions": "r"}
+    envs = {"RCACHE_DATASET": "ds0", "RCACHE_DEVICE": "/dev/rcache/ds0"}
+    result("allocate-spec", len(a) == 2 and all(x["devices"] == [spec] and x["envs"] == envs
+                                                for x in a), "got %s" % a)
+    try:
+        c.allocate([["ds0-99"]])
+        result("allocate-unknown-id-is-an-error", False, "Allocate(ds0-99) succeeded")
+    except grpc.RpcError as e:
+        result("allocate-unknown-id-is-an-error", e.code() == grpc.StatusCode.INVALID_ARGUMENT,
+               "got %s %s" % (e.code(), e.details()))
+    try:
+        c.allocate([["nonuma-0"]])
+        result("allocate-other-resources-id-is-an-error", False, "succeeded")
+    except grpc.RpcError as e:
+        result("allocate-other-resources-id-is-an-error", True)
+
+    p = c.preferred(["ds0-%d" % i for i in range(8)], ["ds0-5"], 3)
+    result("preferred-allocation", len(p) == 1 and len(p[0]) == 3 and p[0][0] == "ds0-5" and
+           len(set(p[0])) == 3 and "ds0-1" not in p[0] and "ds0-2" not in p[0],
+           "got %s (ds0-1..3 were allocated: least used first)" % p)
+    r = c.call("PreStartContainer", b"")
+    result("pre-start-container", r == b"", "got %r" % r)
+
+    # health follows the device, and recovers
+    report.set([dev("ds0", health="unhealthy", mode="failed"), dev("nonuma", numa=-1, gpus=0),
+                dev(longname, numa=1)])
+    f = c.wait_frame(lambda f: all(d["health"] == "Unhealthy" for d in f), 5)
+    result("unhealthy-when-device-fails", f is not None, "no Unhealthy frame within 5 s")
+    report.set([dev("ds0"), dev("nonuma", numa=-1, gpus=0), dev(longname, numa=1)])
+    f = c.wait_frame(lambda f: all(d["health"] == "Healthy" for d in f), 5)
+    result("healthy-again-when-device-recovers", f is not None, "no Healthy frame within 5 s")
+
+    # rcached gone: its report goes stale, then it comes back
+    report.beating = False
+    t0 = time.monotonic()
+    f = c.wait_frame(lambda f: all(d["health"] == "Unhealthy" for d in f), 8)
+    result("unhealthy-when-daemon-absent", f is not None,
+           "no Unhealthy frame 8 s after the report stopped (stale after 3 s)")
+    report.beating = True
+    f = c.wait_frame(lambda f: all(d["health"] == "Healthy" for d in f), 5)
+    result("healthy-when-daemon-returns", f is not None and time.monotonic() - t0 < 15,
+           "no Healthy frame after the report resumed")
+    report.alive = False
+    report.write()
+    f = c.wait_frame(lambda f: all(d["health"] == "Unhealthy" for d in f), 3)
+    result("unhealthy-when-daemon-exits", f is not None, "alive=false: no Unhealthy frame")
+    report.alive = True
+    report.write()
+    c.wait_frame(lambda f: all(d["health"] == "Healthy" for d in f), 5)
+
+    # followed at run time: a new device, a removed one
+    report.set([dev("ds0"), dev("nonuma", numa=-1, gpus=0), dev(longname, numa=1),
+                dev("ds2", numa=1)])
+    regs = kubelet.wait_registrations(1, 5)
+    result("new-device-registers", [r["resource_name"] for r in regs] == ["rcache.io/ds2"],
+           "got %s" % regs)
+    report.set([dev("ds0"), dev("nonuma", numa=-1, gpus=0), dev("ds2", numa=1)])
+    f = cl.wait_frame(lambda f: False, 5)  # runs until the stream ends
+    gone = not os.path.exists(os.path.join(dpdir, ep.get(longname, "x")))
+    result("removed-device-endpoint-stops", gone, "its socket is still there")
+
+    # kubelet restart: plugin sockets deleted, kubelet.sock recreated
+    for cc in clients:
+        cc.close()
+    clients.clear()
+    kubelet.stop()
+    for n in os.listdir(dpdir):
+        os.unlink(os.path.join(dpdir, n))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    kubelet.start()
+    regs = kubelet.wait_registrations(3, 2.0)
+    dt = time.monotonic() - t0
+    names = sorted(r["resource_name"] for r in regs)
+    result("re-registers-within-2s-after-kubelet-restart",
+           names == ["rcache.io/ds0", "rcache.io/ds2", "rcache.io/nonuma"] and dt <= 2.0 and
+           all("options_on_dial_back" in r for r in regs),
+           "in %.2f s: %s" % (dt, regs))
+    c = PluginClient(dpdir, "rcache-ds0.sock")
+    clients.append(c)
+    c.watch()
+    f = c.next_frame(5)
+    result("serves-after-kubelet-restart", isinstance(f, list) and len(f) == 8, "got %s" % f)
+    # only kubelet.sock recreated (sockets left): registers again too
+    kubelet.stop()
+    time.sleep(0.2)
+    kubelet.start()
+    regs = kubelet.wait_registrations(3, 2.0)
+    result("re-registers-when-only-kubelet-sock-is-recreated", len(regs) == 3,
+           "got %d registrations" % len(regs))
+    result("still-running", plugin.poll() is None, "the plugin exited")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(1 if failed else 0)

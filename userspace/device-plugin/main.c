@@ -1,0 +1,1194 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rcache-device-plugin - the kubelet device plugin (API v1beta1) for rcache.
+ *
+ * One resource, rcache.io/<name>, per rcache device that rcached reports
+ * (devices.json), each with N shareable replicas (device IDs <name>-<i>).
+ * Each resource has its own gRPC server on a unix socket in the
+ * device-plugins directory; the plugin serves it first and then registers
+ * with the kubelet.  The report is followed at run time: a new device gets a
+ * resource, a removed one loses its endpoint, health follows the device and
+ * rcached's liveness, and every change is pushed to ListAndWatch.  When
+ * kubelet.sock is recreated (a kubelet restart) the plugin re-registers,
+ * noticed through inotify and, as a fallback, by polling once a second.
+ *
+ * gRPC is the C core library (libgrpc, Debian's 1.51), driven from one
+ * thread through one completion queue; messages are encoded with protobuf-c
+ * from deviceplugin.proto.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "deviceplugin.pb-c.h"
+#include "../lib/declare.h"
+#include "../lib/dpmodel.h"
+#include "../lib/ini.h"
+#include "../lib/log.h"
+#include "../lib/util.h"
+
+#define API_VERSION "v1beta1"
+#define KUBELET_SOCK "kubelet.sock"
+#define SOCK_PREFIX "rcache-"
+#define TICK_MS 100
+#define POLL_MS 1000
+
+/* ------------------------------------------------------------------ */
+/* Settings and state                                                  */
+
+static struct {
+	char dir[PATH_MAX];
+	const char *config;
+	const char *report;
+	unsigned int replicas;		/* default for every device */
+	bool replicas_flag;
+	double stale_after;
+	bool no_inotify;
+} opt = {
+	.dir = "/var/lib/kubelet/device-plugins",
+	.report = "/run/rcached/devices.json",
+	.replicas = RC_DECL_DEFAULT_REPLICAS,
+	.stale_after = 10,
+};
+
+struct tag {
+	void (*fn)(struct tag *t, bool ok);
+};
+
+struct resource;
+
+struct call {
+	struct resource *res;
+	grpc_call *call;
+	grpc_call_details details;
+	grpc_metadata_array md;
+	grpc_byte_buffer *recv, *send;
+	int cancelled;
+	int pending;			/* batches in flight */
+	bool stream, sending, sent_md;
+	unsigned long sent_version;
+	struct call *next_stream;
+	struct tag t_new, t_recv, t_send, t_close;
+};
+
+struct reg {
+	struct resource *res;
+	grpc_channel *channel;
+	grpc_call *call;
+	grpc_metadata_array init_md, trail_md;
+	grpc_byte_buffer *send, *recv;
+	grpc_status_code status;
+	grpc_slice details;
+	struct tag t;
+};
+
+struct resource {
+	struct resource *next;
+	char name[128];
+	char resource_name[160];
+	char sock_name[200];
+	char sock_path[PATH_MAX];
+	ino_t sock_ino;
+	grpc_server *server;
+	bool server_stopping;		/* shutdown requested, tag pending */
+	struct tag t_shutdown;
+	int ncalls;			/* struct call alive */
+	struct call *streams;
+	/* the device list as pushed */
+	struct dp_dev dev;
+	bool healthy;
+	unsigned int replicas;
+	unsigned long version;
+	unsigned long *allocs;		/* Allocate count per replica */
+	/* registration */
+	struct reg *reg;
+	bool want_register, registered;
+	uint64_t reg_retry_ns;
+	bool removed;
+};
+
+static grpc_completion_queue *cq;
+static struct resource *resources;
+static struct rc_ini conf;
+static bool conf_loaded;
+static struct timespec conf_mtime;
+static ino_t kubelet_ino;
+static bool kubelet_seen;
+
+static uint64_t now_ns(void)
+{
+	return rc_now_ns();
+}
+
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                            */
+
+static grpc_byte_buffer *pack(const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	grpc_byte_buffer *bb;
+	grpc_slice s;
+
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	s = grpc_slice_from_copied_buffer((const char *)buf, len);
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	free(buf);
+	return bb;
+}
+
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb)
+{
+	grpc_byte_buffer_reader r;
+	ProtobufCMessage *m;
+	grpc_slice s;
+
+	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+		return NULL;
+	s = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	m = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	grpc_slice_unref(s);
+	return m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replicas and the device list                                        */
+
+static unsigned int replicas_for(const struct dp_dev *dev)
+{
+	const char *v;
+	char section[160];
+	uint64_t n;
+
+	snprintf(section, sizeof(section), "device %s", dev->name);
+	if (conf_loaded && (v = rc_ini_get(&conf, section, "replicas")) &&
+	    !rc_parse_u64(v, 1, RC_DECL_MAX_REPLICAS, &n))
+		return (unsigned int)n;
+	if (dev->replicas)
+		return dev->replicas;
+	if (!opt.replicas_flag && conf_loaded && (v = rc_ini_get(&conf, "plugin", "replicas")) &&
+	    !rc_parse_u64(v, 1, RC_DECL_MAX_REPLICAS, &n))
+		return (unsigned int)n;
+	return opt.replicas;
+}
+
+/* Replica index of @id for @res, or -1 when it is not one of its IDs. */
+static int replica_index(const struct resource *res, const char *id)
+{
+	char want[128];
+	const char *dash = strrchr(id, '-');
+	unsigned long i;
+	char *end;
+
+	if (!dash)
+		return -1;
+	i = strtoul(dash + 1, &end, 10);
+	if (*end || end == dash + 1 || i >= res->replicas)
+		return -1;
+	dp_device_id(res->name, (unsigned int)i, want, sizeof(want));
+	return strcmp(want, id) ? -1 : (int)i;
+}
+
+static grpc_byte_buffer *device_list(struct resource *res)
+{
+	V1beta1__ListAndWatchResponse resp = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
+	V1beta1__Device *devs = calloc(res->replicas, sizeof(*devs));
+	V1beta1__Device **ptrs = calloc(res->replicas, sizeof(*ptrs));
+	V1beta1__TopologyInfo topo = V1BETA1__TOPOLOGY_INFO__INIT;
+	V1beta1__NUMANode node = V1BETA1__NUMANODE__INIT, *nodes[1] = { &node };
+	char (*ids)[DP_MAX_ID + 1] = calloc(res->replicas, sizeof(*ids));
+	grpc_byte_buffer *bb = NULL;
+	unsigned int i;
+
+	if (!devs || !ptrs || !ids)
+		goto out;
+	node.id = res->dev.numa_node;
+	topo.n_nodes = 1;
+	topo.nodes = nodes;
+	for (i = 0; i < res->replicas; i++) {
+		v1beta1__device__init(&devs[i]);
+		dp_device_id(res->name, i, ids[i], sizeof(ids[i]));
+		devs[i].id = ids[i];
+		devs[i].health = res->healthy ? "Healthy" : "Unhealthy";
+		devs[i].topology = res->dev.numa_node >= 0 ? &topo : NULL;
+		ptrs[i] = &devs[i];
+	}
+	resp.n_devices = res->replicas;
+	resp.devices = ptrs;
+	bb = pack(&resp.base);
+out:
+	free(devs);
+	free(ptrs);
+	free(ids);
+	return bb;
+}
+
+/* ------------------------------------------------------------------ */
+/* Server calls                                                        */
+
+static void call_request(struct resource *res);
+static void res_maybe_free(struct resource *res);
+
+static void call_put(struct call *c)
+{
+	struct resource *res = c->res;
+
+	if (--c->pending > 0)
+		return;
+	if (c->stream) {
+		struct call **pp;
+
+		for (pp = &res->streams; *pp; pp = &(*pp)->next_stream)
+			if (*pp == c) {
+				*pp = c->next_stream;
+				break;
+			}
+	}
+	if (c->call)
+		grpc_call_unref(c->call);
+	grpc_call_details_destroy(&c->details);
+	grpc_metadata_array_destroy(&c->md);
+	if (c->recv)
+		grpc_byte_buffer_destroy(c->recv);
+	if (c->send)
+		grpc_byte_buffer_destroy(c->send);
+	free(c);
+	res->ncalls--;
+	res_maybe_free(res);
+}
+
+static void batch(struct call *c, grpc_op *ops, size_t n, struct tag *t)
+{
+	grpc_call_error e;
+
+	c->pending++;
+	e = grpc_call_start_batch(c->call, ops, n, t, NULL);
+	if (e != GRPC_CALL_OK) {
+		rc_err("%s: grpc_call_start_batch: error %d", c->res->name, (int)e);
+		c->pending--;
+	}
+}
+
+/* Sends @bb (may be NULL) and the final status. */
+static void reply(struct call *c, grpc_byte_buffer *bb, grpc_status_code code, const char *msg)
+{
+	grpc_op ops[3];
+	grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+	n++;
+	if (bb) {
+		c->send = bb;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n].data.send_message.send_message = bb;
+		n++;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = code;
+	ops[n].data.send_status_from_server.status_details = msg ? &details : NULL;
+	n++;
+	batch(c, ops, n, &c->t_send);
+	grpc_slice_unref(details);
+}
+
+static void stream_send(struct call *c)
+{
+	struct resource *res = c->res;
+	grpc_op ops[2];
+	size_t n = 0;
+
+	if (c->sending || c->cancelled || res->removed)
+		return;
+	if (c->sent_md && c->sent_version == res->version)
+		return;
+	c->send = device_list(res);
+	if (!c->send)
+		return;
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_md) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->sent_md = true;
+	}
+	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	ops[n].data.send_message.send_message = c->send;
+	n++;
+	c->sending = true;
+	c->sent_version = res->version;
+	batch(c, ops, n, &c->t_send);
+}
+
+static void push_all(struct resource *res)
+{
+	struct call *c;
+
+	for (c = res->streams; c; c = c->next_stream)
+		stream_send(c);
+}
+
+static long rank_replica(const char *id, void *arg)
+{
+	struct resource *res = arg;
+	int i = replica_index(res, id);
+
+	if (i < 0)
+		return LONG_MAX;
+	/*
+	 * A replica of a device whose NUMA node has GPUs first, then the one
+	 * handed out least, then the lowest index.
+	 */
+	return (res->dev.nr_gpus > 0 ? 0 : 1L << 40) + (long)res->allocs[i] * 65536 + i;
+}
+
+static void do_preferred(struct call *c, V1beta1__PreferredAllocationRequest *req)
+{
+	struct resource *res = c->res;
+	V1beta1__PreferredAllocationResponse resp = V1BETA1__PREFERRED_ALLOCATION_RESPONSE__INIT;
+	V1beta1__ContainerPreferredAllocationResponse *cr;
+	size_t i;
+
+	cr = calloc(req->n_container_requests + 1, sizeof(*cr));
+	resp.container_responses = calloc(req->n_container_requests + 1, sizeof(*cr));
+	if (!cr || !resp.container_responses) {
+		reply(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < req->n_container_requests; i++) {
+		V1beta1__ContainerPreferredAllocationRequest *r = req->container_requests[i];
+		size_t want = r->allocation_size > 0 ? (size_t)r->allocation_size : 0;
+
+		v1beta1__container_preferred_allocation_response__init(&cr[i]);
+		cr[i].deviceids = calloc(want + r->n_must_include_deviceids + 1, sizeof(char *));
+		if (cr[i].deviceids)
+			cr[i].n_deviceids = dp_preferred((const char *const *)r->available_deviceids,
+							 r->n_available_deviceids,
+							 (const char *const *)r->must_include_deviceids,
+							 r->n_must_include_deviceids, want,
+							 rank_replica, res,
+							 (const char **)cr[i].deviceids);
+		resp.container_responses[i] = &cr[i];
+	}
+	resp.n_container_responses = req->n_container_requests;
+	reply(c, pack(&resp.base), GRPC_STATUS_OK, NULL);
+out:
+	if (cr)
+		for (i = 0; i < req->n_container_requests; i++)
+			free(cr[i].deviceids);
+	free(cr);
+	free(resp.container_responses);
+}
+
+static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
+{
+	struct resource *res = c->res;
+	V1beta1__AllocateResponse resp = V1BETA1__ALLOCATE_RESPONSE__INIT;
+	size_t n = req->n_container_requests, i, k;
+	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
+	V1beta1__ContainerAllocateResponse **crp = calloc(n + 1, sizeof(*crp));
+	V1beta1__ContainerAllocateResponse__EnvsEntry env[2], *envp[2];
+	V1beta1__DeviceSpec spec = V1BETA1__DEVICE_SPEC__INIT, *specp[1] = { &spec };
+	char container_path[200], msg[256];
+
+	if (!cr || !crp) {
+		reply(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	/* every ID must be one of ours, before anything is counted */
+	for (i = 0; i < n; i++) {
+		V1beta1__ContainerAllocateRequest *r = req->container_requests[i];
+
+		for (k = 0; k < r->n_devices_ids; k++) {
+			if (replica_index(res, r->devices_ids[k]) < 0) {
+				snprintf(msg, sizeof(msg), "unknown device id '%s' for %s",
+					 r->devices_ids[k], res->resource_name);
+				rc_warn("Allocate: %s", msg);
+				reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, msg);
+				goto out;
+			}
+		}
+	}
+	snprintf(container_path, sizeof(container_path), "/dev/rcache/%s", res->name);
+	spec.container_path = container_path;
+	spec.host_path = res->dev.host_path;
+	spec.permissions = "r";
+	v1beta1__container_allocate_response__envs_entry__init(&env[0]);
+	v1beta1__container_allocate_response__envs_entry__init(&env[1]);
+	env[0].key = "RCACHE_DATASET";
+	env[0].value = res->name;
+	env[1].key = "RCACHE_DEVICE";
+	env[1].value = container_path;
+	envp[0] = &env[0];
+	envp[1] = &env[1];
+	for (i = 0; i < n; i++) {
+		V1beta1__ContainerAllocateRequest *r = req->container_requests[i];
+
+		v1beta1__container_allocate_response__init(&cr[i]);
+		/* every replica is the same device: one node, however many IDs */
+		if (r->n_devices_ids) {
+			cr[i].n_envs = 2;
+			cr[i].envs = envp;
+			cr[i].n_devices = 1;
+			cr[i].devices = specp;
+		}
+		for (k = 0; k < r->n_devices_ids; k++)
+			res->allocs[replica_index(res, r->devices_ids[k])]++;
+		crp[i] = &cr[i];
+	}
+	resp.n_container_responses = n;
+	resp.container_responses = crp;
+	reply(c, pack(&resp.base), GRPC_STATUS_OK, NULL);
+out:
+	free(cr);
+	free(crp);
+}
+
+static void on_recv(struct tag *t, bool ok)
+{
+	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_recv));
+	struct resource *res = c->res;
+	grpc_slice m = c->details.method;
+
+	if (!ok || res->removed) {
+		call_put(c);
+		return;
+	}
+	if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/GetDevicePluginOptions")) {
+		V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
+
+		o.pre_start_required = false;
+		o.get_preferred_allocation_available = true;
+		reply(c, pack(&o.base), GRPC_STATUS_OK, NULL);
+	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/ListAndWatch")) {
+		c->stream = true;
+		c->next_stream = res->streams;
+		res->streams = c;
+		rc_info("%s: ListAndWatch from the kubelet", res->resource_name);
+		stream_send(c);
+	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/GetPreferredAllocation")) {
+		V1beta1__PreferredAllocationRequest *req = (V1beta1__PreferredAllocationRequest *)
+			unpack(&v1beta1__preferred_allocation_request__descriptor, c->recv);
+
+		if (!req) {
+			reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, "bad PreferredAllocationRequest");
+		} else {
+			do_preferred(c, req);
+			protobuf_c_message_free_unpacked(&req->base, NULL);
+		}
+	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/Allocate")) {
+		V1beta1__AllocateRequest *req = (V1beta1__AllocateRequest *)
+			unpack(&v1beta1__allocate_request__descriptor, c->recv);
+
+		if (!req) {
+			reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, "bad AllocateRequest");
+		} else {
+			do_allocate(c, req);
+			protobuf_c_message_free_unpacked(&req->base, NULL);
+		}
+	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/PreStartContainer")) {
+		V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
+
+		reply(c, pack(&o.base), GRPC_STATUS_OK, NULL);
+	} else {
+		reply(c, NULL, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
+	}
+	call_put(c);
+}
+
+static void on_send(struct tag *t, bool ok)
+{
+	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_send));
+
+	if (c->send) {
+		grpc_byte_buffer_destroy(c->send);
+		c->send = NULL;
+	}
+	c->sending = false;
+	if (c->stream && ok)
+		stream_send(c);	/* a change while this frame was on its way */
+	call_put(c);
+}
+
+static void on_close(struct tag *t, bool ok)
+{
+	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_close));
+
+	(void)ok;
+	c->cancelled = 1;
+	if (c->stream)
+		rc_info("%s: ListAndWatch ended", c->res->resource_name);
+	call_put(c);
+}
+
+static void on_new(struct tag *t, bool ok)
+{
+	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_new));
+	struct resource *res = c->res;
+	grpc_op op;
+
+	if (!ok) {
+		/* the server is shutting down */
+		call_put(c);
+		return;
+	}
+	if (!res->server_stopping && !res->removed)
+		call_request(res);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->cancelled;
+	batch(c, &op, 1, &c->t_close);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &c->recv;
+	batch(c, &op, 1, &c->t_recv);
+	call_put(c);	/* the reference of the request */
+}
+
+static void call_request(struct resource *res)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	grpc_call_error e;
+
+	if (!c)
+		return;
+	c->res = res;
+	c->t_new.fn = on_new;
+	c->t_recv.fn = on_recv;
+	c->t_send.fn = on_send;
+	c->t_close.fn = on_close;
+	grpc_call_details_init(&c->details);
+	grpc_metadata_array_init(&c->md);
+	c->pending = 1;
+	res->ncalls++;
+	e = grpc_server_request_call(res->server, &c->call, &c->details, &c->md, cq, cq, &c->t_new);
+	if (e != GRPC_CALL_OK) {
+		rc_err("%s: grpc_server_request_call: error %d", res->name, (int)e);
+		c->pending = 1;
+		call_put(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Servers                                                             */
+
+static void res_free(struct resource *res)
+{
+	struct resource **pp;
+
+	for (pp = &resources; *pp; pp = &(*pp)->next)
+		if (*pp == res) {
+			*pp = res->next;
+			break;
+		}
+	free(res->allocs);
+	free(res);
+}
+
+static void res_maybe_free(struct resource *res)
+{
+	if (res->removed && !res->server && !res->ncalls && !res->reg)
+		res_free(res);
+}
+
+static int server_start(struct resource *res)
+{
+	grpc_server_credentials *creds;
+	char addr[PATH_MAX + 8];
+	struct stat st;
+
+	unlink(res->sock_path);
+	res->server = grpc_server_create(NULL, NULL);
+	grpc_server_register_completion_queue(res->server, cq, NULL);
+	snprintf(addr, sizeof(addr), "unix:%s", res->sock_path);
+	creds = grpc_insecure_server_credentials_create();
+	if (!grpc_server_add_http2_port(res->server, addr, creds)) {
+		grpc_server_credentials_release(creds);
+		rc_err("%s: cannot listen on %s", res->resource_name, res->sock_path);
+		grpc_server_destroy(res->server);
+		res->server = NULL;
+		return -1;
+	}
+	grpc_server_credentials_release(creds);
+	grpc_server_start(res->server);
+	call_request(res);
+	res->sock_ino = stat(res->sock_path, &st) ? 0 : st.st_ino;
+	res->want_register = true;
+	res->registered = false;
+	rc_info("%s: serving on %s", res->resource_name, res->sock_path);
+	return 0;
+}
+
+static void on_shutdown(struct tag *t, bool ok)
+{
+	struct resource *res = (struct resource *)((char *)t - offsetof(struct resource, t_shutdown));
+
+	(void)ok;
+	grpc_server_destroy(res->server);
+	res->server = NULL;
+	res->server_stopping = false;
+	if (res->removed) {
+		res_maybe_free(res);
+		return;
+	}
+	server_start(res);	/* a restart: the socket was deleted */
+}
+
+static void server_stop(struct resource *res)
+{
+	if (!res->server || res->server_stopping)
+		return;
+	res->server_stopping = true;
+	res->registered = false;
+	grpc_server_shutdown_and_notify(res->server, cq, &res->t_shutdown);
+	grpc_server_cancel_all_calls(res->server);
+}
+
+/* ------------------------------------------------------------------ */
+/* Registration                                                        */
+
+static void reg_done(struct tag *t, bool ok)
+{
+	struct reg *r = (struct reg *)((char *)t - offsetof(struct reg, t));
+	struct resource *res = r->res;
+
+	res->reg = NULL;
+	if (ok && r->status == GRPC_STATUS_OK) {
+		res->registered = true;
+		res->want_register = false;
+		rc_info("%s: registered with the kubelet", res->resource_name);
+	} else {
+		char *msg = grpc_slice_to_c_string(r->details);
+
+		rc_warn("%s: Register failed: %s (status %d); retrying", res->resource_name,
+			msg[0] ? msg : "no answer", (int)r->status);
+		gpr_free(msg);
+		res->want_register = true;
+		res->reg_retry_ns = now_ns() + 1000000000ULL;
+	}
+	grpc_metadata_array_destroy(&r->init_md);
+	grpc_metadata_array_destroy(&r->trail_md);
+	if (r->send)
+		grpc_byte_buffer_destroy(r->send);
+	if (r->recv)
+		grpc_byte_buffer_destroy(r->recv);
+	grpc_slice_unref(r->details);
+	grpc_call_unref(r->call);
+	grpc_channel_destroy(r->channel);
+	free(r);
+	res_maybe_free(res);
+}
+
+static void reg_start(struct resource *res)
+{
+	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
+	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
+	grpc_channel_credentials *creds;
+	char target[PATH_MAX + 16];
+	struct reg *r = calloc(1, sizeof(*r));
+	grpc_op ops[6];
+	grpc_slice method;
+
+	if (!r)
+		return;
+	r->res = res;
+	r->t.fn = reg_done;
+	snprintf(target, sizeof(target), "unix:%s/%s", opt.dir, KUBELET_SOCK);
+	creds = grpc_insecure_credentials_create();
+	r->channel = grpc_channel_create(target, creds, NULL);
+	grpc_channel_credentials_release(creds);
+	method = grpc_slice_from_static_string("/v1beta1.Registration/Register");
+	r->call = grpc_channel_create_call(r->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
+					   NULL, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							      gpr_time_from_seconds(5, GPR_TIMESPAN)),
+					   NULL);
+	o.get_preferred_allocation_available = true;
+	req.version = API_VERSION;
+	req.endpoint = res->sock_name;
+	req.resource_name = res->resource_name;
+	req.options = &o;
+	r->send = pack(&req.base);
+	grpc_metadata_array_init(&r->init_md);
+	grpc_metadata_array_init(&r->trail_md);
+	r->details = grpc_empty_slice();
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = r->send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &r->init_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &r->recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &r->trail_md;
+	ops[5].data.recv_status_on_client.status = &r->status;
+	ops[5].data.recv_status_on_client.status_details = &r->details;
+	res->reg = r;
+	if (grpc_call_start_batch(r->call, ops, 6, &r->t, NULL) != GRPC_CALL_OK) {
+		rc_err("%s: cannot start Register", res->resource_name);
+		reg_done(&r->t, false);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Following the report                                                */
+
+static struct resource *res_find(const char *name)
+{
+	struct resource *res;
+
+	for (res = resources; res; res = res->next)
+		if (!res->removed && !strcmp(res->name, name))
+			return res;
+	return NULL;
+}
+
+static struct resource *res_new(const struct dp_dev *dev)
+{
+	struct resource *res = calloc(1, sizeof(*res));
+
+	if (!res)
+		return NULL;
+	snprintf(res->name, sizeof(res->name), "%s", dev->name);
+	snprintf(res->resource_name, sizeof(res->resource_name), DP_RESOURCE_PREFIX "%s",
+		 dev->name);
+	snprintf(res->sock_name, sizeof(res->sock_name), SOCK_PREFIX "%s.sock", dev->name);
+	snprintf(res->sock_path, sizeof(res->sock_path), "%s/%s", opt.dir, res->sock_name);
+	res->t_shutdown.fn = on_shutdown;
+	res->dev = *dev;
+	res->next = resources;
+	resources = res;
+	return res;
+}
+
+/* Brings @res to @dev, @healthy and @replicas; pushes when anything changed. */
+static void res_update(struct resource *res, const struct dp_dev *dev, bool healthy,
+		       unsigned int replicas)
+{
+	bool changed = res->healthy != healthy || res->replicas != replicas ||
+		       res->dev.numa_node != dev->numa_node;
+
+	if (res->healthy != healthy)
+		rc_info("%s: %s%s%s", res->resource_name, healthy ? "Healthy" : "Unhealthy",
+			healthy ? "" : ": ", healthy ? "" : dev->why);
+	if (res->replicas != replicas) {
+		unsigned long *a = calloc(replicas, sizeof(*a));
+
+		if (!a)
+			return;
+		if (res->allocs)
+			memcpy(a, res->allocs, sizeof(*a) * (replicas < res->replicas ?
+							     replicas : res->replicas));
+		free(res->allocs);
+		res->allocs = a;
+	}
+	res->dev = *dev;
+	res->healthy = healthy;
+	res->replicas = replicas;
+	if (changed || !res->version) {
+		res->version++;
+		push_all(res);
+	}
+}
+
+static void res_remove(struct resource *res)
+{
+	rc_info("%s: the device is gone; stopping its endpoint", res->resource_name);
+	res->removed = true;
+	server_stop(res);
+	unlink(res->sock_path);
+	res_maybe_free(res);
+}
+
+static void load_config(bool force)
+{
+	struct stat st;
+	struct rc_err err;
+
+	if (!opt.config)
+		return;
+	if (stat(opt.config, &st)) {
+		if (conf_loaded) {
+			rc_ini_free(&conf);
+			conf_loaded = false;
+		}
+		return;
+	}
+	if (!force && conf_loaded && st.st_mtim.tv_sec == conf_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == conf_mtime.tv_nsec)
+		return;
+	if (conf_loaded)
+		rc_ini_free(&conf);
+	conf_loaded = !rc_ini_load(&conf, opt.config, &err);
+	if (!conf_loaded)
+		rc_warn("%s", err.msg);
+	conf_mtime = st.st_mtim;
+}
+
+static void follow_report(void)
+{
+	static bool warned_missing, warned_stale;
+	struct dp_report rep;
+	struct rc_err err;
+	struct resource *res, *next;
+	bool ok, fresh;
+	int i;
+
+	ok = !dp_report_load(opt.report, &rep, &err);
+	if (!ok && !warned_missing) {
+		rc_warn("%s (every device Unhealthy until rcached reports)", err.msg);
+		warned_missing = true;
+	} else if (ok) {
+		warned_missing = false;
+	}
+	fresh = ok && dp_report_fresh(&rep, wall(), opt.stale_after);
+	if (ok && !fresh && !warned_stale) {
+		rc_warn("rcached is absent: its report is %s; every device Unhealthy",
+			rep.alive ? "stale" : "final (it exited)");
+		warned_stale = true;
+	} else if (fresh && warned_stale) {
+		rc_info("rcached reports again");
+		warned_stale = false;
+	}
+	if (!fresh) {
+		/* keep the resources (a restarting daemon), all Unhealthy */
+		for (res = resources; res; res = res->next) {
+			struct dp_dev dev = res->dev;
+
+			if (res->removed)
+				continue;
+			for (i = 0; ok && i < rep.n; i++)
+				if (!strcmp(rep.v[i].name, res->name))
+					dev = rep.v[i];
+			snprintf(dev.why, sizeof(dev.why), "daemon absent");
+			res_update(res, &dev, false, res->replicas);
+		}
+		dp_report_free(&rep);
+		return;
+	}
+	for (i = 0; i < rep.n; i++) {
+		const struct dp_dev *dev = &rep.v[i];
+
+		if (!dp_name_ok(dev->name))
+			continue;
+		res = res_find(dev->name);
+		if (!res) {
+			res = res_new(dev);
+			if (!res)
+				continue;
+			res_update(res, dev, dev->healthy, replicas_for(dev));
+			server_start(res);
+			continue;
+		}
+		res_update(res, dev, dev->healthy, replicas_for(dev));
+	}
+	for (res = resources; res; res = next) {
+		next = res->next;
+		if (res->removed)
+			continue;
+		for (i = 0; i < rep.n; i++)
+			if (!strcmp(rep.v[i].name, res->name))
+				break;
+		if (i == rep.n)
+			res_remove(res);
+	}
+	dp_report_free(&rep);
+}
+
+/* kubelet.sock (re)created: register everything again. */
+static void kubelet_check(bool inotify_said)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+	struct resource *res;
+
+	snprintf(path, sizeof(path), "%s/%s", opt.dir, KUBELET_SOCK);
+	if (stat(path, &st)) {
+		kubelet_seen = false;
+		return;
+	}
+	if (!inotify_said && kubelet_seen && st.st_ino == kubelet_ino)
+		return;
+	if (kubelet_seen || inotify_said)
+		rc_info("%s was (re)created: registering again", path);
+	kubelet_seen = true;
+	kubelet_ino = st.st_ino;
+	for (res = resources; res; res = res->next)
+		if (!res->removed)
+			res->want_register = true;
+}
+
+/* Our socket deleted (the kubelet restarted): serve on a new one. */
+static void sockets_check(void)
+{
+	struct resource *res;
+	struct stat st;
+
+	for (res = resources; res; res = res->next) {
+		if (res->removed || !res->server || res->server_stopping)
+			continue;
+		if (stat(res->sock_path, &st) || st.st_ino != res->sock_ino) {
+			rc_info("%s: %s is gone: serving on a new socket", res->resource_name,
+				res->sock_path);
+			server_stop(res);
+		}
+	}
+}
+
+static void registrations(void)
+{
+	char path[PATH_MAX + 16];
+	struct resource *res;
+	uint64_t now = now_ns();
+
+	snprintf(path, sizeof(path), "%s/%s", opt.dir, KUBELET_SOCK);
+	if (access(path, F_OK))
+		return;
+	for (res = resources; res; res = res->next)
+		if (!res->removed && res->want_register && res->server && !res->server_stopping &&
+		    !res->reg && now >= res->reg_retry_ns)
+			reg_start(res);
+}
+
+static void on_inotify(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		char *p;
+
+		for (p = buf; p < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+
+			if (e->len && !strcmp(e->name, KUBELET_SOCK) &&
+			    (e->mask & (IN_CREATE | IN_MOVED_TO)))
+				kubelet_check(true);
+			else if (e->len && !strncmp(e->name, SOCK_PREFIX, strlen(SOCK_PREFIX)) &&
+				 (e->mask & (IN_DELETE | IN_MOVED_FROM)))
+				sockets_check();
+			p += sizeof(*e) + e->len;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rcache-device-plugin [options]\n"
+		"  --device-plugin-dir DIR  the kubelet's device plugin directory\n"
+		"                           (default /var/lib/kubelet/device-plugins)\n"
+		"  --config FILE            rcached.conf: [device NAME] replicas, [plugin] replicas\n"
+		"                           (default $RCACHE_CONFIG or /etc/rcache/rcached.conf)\n"
+		"  --report FILE            rcached's device report (default /run/rcached/devices.json)\n"
+		"  --replicas N             shareable replicas per device (default 8)\n"
+		"  --stale-after SECONDS    rcached is absent when its report is older (default 10)\n"
+		"  --no-inotify             find a new kubelet.sock by polling only\n"
+		"  -v, --verbose            debug logging\n"
+		"  -h, --help               this text\n"
+		"  --version                print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "device-plugin-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "replicas", required_argument, NULL, 'n' },
+		{ "stale-after", required_argument, NULL, 's' },
+		{ "no-inotify", no_argument, NULL, 'I' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, level = RC_LOG_INFO, ifd = -1, sfd;
+	uint64_t v, last_poll = 0, last_report = 0;
+	struct timespec report_mtim = { 0, 0 };
+	ino_t report_ino = 0;
+	sigset_t mask;
+	bool stop = false;
+
+	rc_log_init("rcache-device-plugin", level);
+	opt.config = getenv("RCACHE_CONFIG") ? getenv("RCACHE_CONFIG") : "/etc/rcache/rcached.conf";
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			snprintf(opt.dir, sizeof(opt.dir), "%s", optarg);
+			break;
+		case 'c':
+			opt.config = optarg;
+			break;
+		case 'r':
+			opt.report = optarg;
+			break;
+		case 'n':
+			if (rc_parse_u64(optarg, 1, RC_DECL_MAX_REPLICAS, &v)) {
+				rc_err("--replicas %s: expected 1 to %d", optarg, RC_DECL_MAX_REPLICAS);
+				return 2;
+			}
+			opt.replicas = (unsigned int)v;
+			opt.replicas_flag = true;
+			break;
+		case 's':
+			if (rc_parse_u64(optarg, 1, 3600, &v)) {
+				rc_err("--stale-after %s: expected 1 to 3600 seconds", optarg);
+				return 2;
+			}
+			opt.stale_after = (double)v;
+			break;
+		case 'I':
+			opt.no_inotify = true;
+			break;
+		case 'v':
+			level = RC_LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("rcache-device-plugin %s\n", RCACHE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		rc_err("unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	rc_log_init("rcache-device-plugin", level);
+	if (access(opt.dir, W_OK)) {
+		rc_err("%s: %s", opt.dir, strerror(errno));
+		return 1;
+	}
+	load_config(true);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	grpc_init();
+	cq = grpc_completion_queue_create_for_next(NULL);
+	if (!opt.no_inotify) {
+		ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ifd < 0 || inotify_add_watch(ifd, opt.dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
+						 IN_MOVED_FROM) < 0)
+			rc_warn("inotify on %s: %s (polling instead)", opt.dir, strerror(errno));
+	}
+	rc_info("watching %s; device-plugin directory %s", opt.report, opt.dir);
+	kubelet_check(false);
+
+	while (!stop) {
+		gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+						     gpr_time_from_millis(TICK_MS, GPR_TIMESPAN));
+		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
+		struct signalfd_siginfo si;
+		uint64_t now;
+		struct stat st;
+
+		if (ev.type == GRPC_OP_COMPLETE) {
+			struct tag *t = ev.tag;
+
+			t->fn(t, ev.success);
+		}
+		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				load_config(true);
+				last_report = 0;
+			} else {
+				stop = true;
+			}
+		}
+		if (ifd >= 0)
+			on_inotify(ifd);
+		now = now_ns();
+		/* the report: when it changed, and once a second for staleness */
+		if (!stat(opt.report, &st) ? (st.st_ino != report_ino ||
+					     st.st_mtim.tv_sec != report_mtim.tv_sec ||
+					     st.st_mtim.tv_nsec != report_mtim.tv_nsec) :
+					    report_ino != 0) {
+			report_ino = stat(opt.report, &st) ? 0 : st.st_ino;
+			report_mtim = st.st_mtim;
+			last_report = 0;
+		}
+		if (now - last_report >= 1000000000ULL) {
+			last_report = now;
+			load_config(false);
+			follow_report();
+		}
+		if (now - last_poll >= POLL_MS * 1000000ULL) {
+			last_poll = now;
+			kubelet_check(false);
+			sockets_check();
+		}
+		registrations();
+	}
+
+	rc_info("exiting");
+	{
+		struct resource *res;
+
+		for (res = resources; res; res = res->next) {
+			res->removed = true;
+			server_stop(res);
+			unlink(res->sock_path);
+		}
+	}
+	/* let the shutdowns and cancelled calls complete */
+	while (resources) {
+		gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+						     gpr_time_from_millis(2000, GPR_TIMESPAN));
+		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
+
+		if (ev.type != GRPC_OP_COMPLETE)
+			break;
+		((struct tag *)ev.tag)->fn(ev.tag, ev.success);
+	}
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN) {
+	}
+	grpc_completion_queue_destroy(cq);
+	grpc_shutdown();
+	if (conf_loaded)
+		rc_ini_free(&conf);
+	return 0;
+}
