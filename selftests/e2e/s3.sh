@@ -185,16 +185,32 @@ test_retry_budget_exhausted() {
 http_retries = 2
 EOF
 	start_daemon
-	rcachectl create sb --origin s3://bkt/obj --cache $C0 --block-size 128K
+	# demand fetches only, so that every GET below is one the test asked for
+	rcachectl create sb --origin s3://bkt/obj --cache $C0 --block-size 128K --no-prefetch
+	local b40=$((40 * 131072)) m0
 	# every GET touching block 40 fails: EIO for that block only
-	proxy_config "{\"fail_rate\": 1.0, \"fail_kinds\": [\"503\"], \"fail_range\": [$((40 * 131072)), $((40 * 131072 + 10))]}"
+	proxy_config "{\"fail_rate\": 1.0, \"fail_kinds\": [\"503\"], \"fail_range\": [$b40, $((b40 + 10))]}"
 	assert_fails "read of the failing block" dd if=/dev/mapper/sb of=/dev/null bs=128K skip=40 count=1 iflag=direct
 	assert_ge "$(field sb fetch_errors)" 1 "fetch errors"
-	assert_eq "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and r['range'].startswith('bytes=%d-' % (40 * 131072)))")" 3 "attempts (1 + http_retries 2)"
+	assert_eq "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and r['range'] == 'bytes=%d-%d' % ($b40, $b40 + 131071))")" 3 "attempts (1 + http_retries 2)"
 	grep -q "origin s3://bkt/obj: range 5242880-5373951 failed after 3 attempts: HTTP 503" "$LOGS/rcached.log" ||
 		die "no clear log line for the exhausted budget"
+	# one bio over blocks 36-44: their misses go out as one coalesced GET,
+	# which fails; the blocks are then fetched one by one and only block 40
+	# fails
+	assert_fails "read of blocks 36-44 in one bio" \
+		dd if=/dev/mapper/sb of=/dev/null bs=1152K skip=4 count=1 iflag=direct
+	assert_ge "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and r['range'].startswith('bytes=%d-' % (36 * 131072)) and r['range'] != 'bytes=%d-%d' % (36 * 131072, 37 * 131072 - 1))")" 1 "coalesced GETs from block 36"
+	grep -q "retrying .* blocks of bytes 4718592-.* one by one" "$LOGS/rcached.log" ||
+		die "the failed coalesced GET was not split"
+	m0=$(field sb read_misses)
+	assert_eq "$(dd if=/dev/mapper/sb bs=128K skip=36 count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
+		"$(tail -c +$((36 * 131072 + 1)) /data/obj | head -c $((4 * 131072)) | sha256sum | cut -d' ' -f1)" "blocks 36-39"
+	assert_eq "$(dd if=/dev/mapper/sb bs=128K skip=41 count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
+		"$(tail -c +$((41 * 131072 + 1)) /data/obj | head -c $((4 * 131072)) | sha256sum | cut -d' ' -f1)" "blocks 41-44"
+	assert_eq "$(($(field sb read_misses) - m0))" 0 "misses: blocks 36-39 and 41-44 were filled by the split"
 	assert_eq "$(dd if=/dev/mapper/sb bs=128K count=40 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
-		"$(head -c $((40 * 131072)) /data/obj | sha256sum | cut -d' ' -f1)" "blocks before"
+		"$(head -c $b40 /data/obj | sha256sum | cut -d' ' -f1)" "blocks before"
 	assert_eq "$(dd if=/dev/mapper/sb bs=128K skip=41 iflag=direct status=none |
 		head -c $((OBJ_SIZE - 41 * 131072)) | sha256sum | cut -d' ' -f1)" \
 		"$(tail -c +$((41 * 131072 + 1)) /data/obj | sha256sum | cut -d' ' -f1)" "blocks after"
@@ -238,7 +254,8 @@ test_object_replaced_412() {
 	cp /data/obj /data/rep
 	put rep /data/rep
 	start_daemon
-	rcachectl create s5 --origin s3://bkt/rep --cache $C0 --block-size 256K
+	# no prefetch: exactly blocks 0-19 are cached before the replacement
+	rcachectl create s5 --origin s3://bkt/rep --cache $C0 --block-size 256K --no-prefetch
 	dd if=/dev/mapper/s5 of=/data/rep.head bs=256K count=20 iflag=direct status=none
 	# a new version of the object replaces it
 	make_origin /data/rep2 $OBJ_SIZE 99

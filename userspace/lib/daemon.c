@@ -202,6 +202,18 @@ bad:
 /* Fills                                                               */
 
 static void fill_start(struct rcd *d, struct rcd_fill *f);
+static void pending_add(struct rcd_device *dev, struct rcd_fill *f);
+
+/* Lets go of the fill's slice of its group's buffer. */
+static void fill_drop_buffer(struct rcd_fill *f)
+{
+	if (f->share && --f->share->refs == 0) {
+		free(f->share->p);
+		free(f->share);
+	}
+	f->share = NULL;
+	f->buf = NULL;
+}
 
 static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char *what)
 {
@@ -220,10 +232,7 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	if (r)
 		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
 		       f->fx.block, strerror(-r));
-	if (f->share && --f->share->refs == 0) {
-		free(f->share->p);
-		free(f->share);
-	}
+	fill_drop_buffer(f);
 	d->buffer_bytes -= f->buf_len;
 	if (f->dev)
 		device_put(d, f->dev);
@@ -268,11 +277,26 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 
 void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
 {
+	/*
+	 * A coalesced read that failed for an I/O reason (retries exhausted, a
+	 * bad range, a truncated file) is tried again block by block, so that
+	 * only the blocks that really cannot be read fail.
+	 */
+	bool split = error == -EIO && g->nfills > 1 && !d->stopping;
 	unsigned int i;
 
+	if (split)
+		rc_info("origin %s: retrying %u blocks of bytes %" PRIu64 "-%" PRIu64 " one by one",
+			g->dev->info.origin, g->nfills, g->off, g->off + g->len - 1);
 	for (i = 0; i < g->nfills; i++) {
 		struct rcd_fill *f = g->fills[i];
 
+		if (split) {
+			fill_drop_buffer(f);
+			f->alone = true;
+			pending_add(f->dev, f);
+			continue;
+		}
 		if (error) {
 			fill_finish(d, f, error, what);
 			continue;
@@ -330,10 +354,10 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev)
 	 * starts; slices stay O_DIRECT-aligned (only the last block is short) */
 	do {
 		grew = false;
-		for (pp = &dev->pending; (f = *pp);) {
+		for (pp = &dev->pending; !first->alone && (f = *pp);) {
 			uint64_t a = f->fx.origin_offset, b = a + f->fx.length;
 
-			if ((a == hi || b == lo) && b - a + hi - lo <= limit &&
+			if (!f->alone && (a == hi || b == lo) && b - a + hi - lo <= limit &&
 			    (a == hi ? !(hi % RCD_ALIGN) : !(f->fx.length % RCD_ALIGN))) {
 				if (g->nfills == cap) {
 					struct rcd_fill **bigger =

@@ -87,6 +87,7 @@ struct rcd_fill {
 	struct rcd_shared_buf *share;	/* buf is a slice of it */
 	size_t done;
 	uint64_t start_ns;		/* FETCH received (fill latency metrics) */
+	bool alone;			/* never coalesced again (its group failed) */
 };
 
 /* Fills of adjacent blocks, read from the origin in one piece. */
