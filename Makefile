@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-# rcache: dm-rcache.ko, rcached, rcachectl.
+# rcache: dm-rcache.ko, rcached, rcachectl, rcache-device-plugin.
 #
 #   make                      module (for KVER) and userspace programs
 #   make install DESTDIR=D KVER=V
@@ -56,6 +56,7 @@ install: all install-userspace
 install-userspace: userspace
 	install -D -m 0755 $(BUILD)/bin/rcached $(DESTDIR)$(SBINDIR)/rcached
 	install -D -m 0755 $(BUILD)/bin/rcachectl $(DESTDIR)$(SBINDIR)/rcachectl
+	install -D -m 0755 $(BUILD)/bin/rcache-device-plugin $(DESTDIR)$(SBINDIR)/rcache-device-plugin
 	mkdir -p $(DESTDIR)$(UNITDIR)
 	sed 's|^ExecStart=/usr/sbin/|ExecStart=$(SBINDIR)/|' dist/rcached.service \
 		>$(DESTDIR)$(UNITDIR)/rcached.service
@@ -70,7 +71,8 @@ install-userspace: userspace
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/rcached $(DESTDIR)$(SBINDIR)/rcachectl
+	rm -f $(DESTDIR)$(SBINDIR)/rcached $(DESTDIR)$(SBINDIR)/rcachectl \
+		$(DESTDIR)$(SBINDIR)/rcache-device-plugin
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/$(MODULE)
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
 		systemctl disable --now rcached.service 2>/dev/null || true; fi

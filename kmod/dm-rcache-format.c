@@ -43,9 +43,10 @@ void rcache_sb_encode(const struct rcache_sb_info *in, void *block)
 }
 
 /*
- * Returns 0 and fills @out, -ENODATA when there is no rcache superblock (a
- * fresh device), or -EINVAL with *@error set when there is a damaged or
- * unusable one.
+ * Returns 0 and fills @out, -ENODATA when the superblock block is all zeros
+ * (a fresh device, as dm-cache expects of its metadata device), or -EINVAL
+ * with *@error set when there is a damaged or unusable one, or something
+ * else: a device holding other data is never formatted unasked.
  */
 int rcache_sb_decode(const void *block, struct rcache_sb_info *out, char **error)
 {
@@ -53,8 +54,13 @@ int rcache_sb_decode(const void *block, struct rcache_sb_info *out, char **error
 	u32 olen, ilen;
 
 	memset(out, 0, sizeof(*out));
-	if (le32_to_cpu(sb->magic) != RCACHE_SB_MAGIC)
-		return -ENODATA;
+	if (le32_to_cpu(sb->magic) != RCACHE_SB_MAGIC) {
+		if (!memchr_inv(block, 0, RCACHE_SB_SIZE))
+			return -ENODATA;
+		*error =
+		"Cache device has no rcache superblock and is not zeroed (reset formats it)";
+		return -EINVAL;
+	}
 	if (le32_to_cpu(sb->csum) != rcache_csum(sb, RCACHE_SB_SIZE)) {
 		*error = "Cache superblock checksum mismatch (damaged; reset reformats)";
 		return -EINVAL;

@@ -141,12 +141,24 @@ static int rcache_md_load_page(struct rcache *rc, void *copies[2], u64 index, u6
 
 		if (!e)
 			continue;
-		if (slot >= rc->geo.nr_slots || e - 1 >= rc->nr_blocks ||
-		    (atomic_read(&rc->map[e - 1]) & RCACHE_MAP_VALID)) {
+		if (slot >= rc->geo.nr_slots || e - 1 >= rc->nr_blocks) {
 			DMERR("%s: metadata page %llu: bad entry %u for slot %llu",
 			      rcache_dm_name(rc), index, e, slot);
 			*error = "Cache metadata inconsistent (reset reformats)";
 			return -EINVAL;
+		}
+		/*
+		 * A block in two slots: a crash cut a commit short after it
+		 * wrote the page of the block's new slot and before the page
+		 * of its old one.  Both slots hold the block's data (a freed
+		 * slot is reused only after its commit completes): keep the
+		 * first, free this one, and let the next commit say so.
+		 */
+		if (atomic_read(&rc->map[e - 1]) & RCACHE_MAP_VALID) {
+			DMWARN("%s: block %u in two slots (a commit cut short): slot %llu freed",
+			       rcache_dm_name(rc), e - 1, slot);
+			rcache_md_dirty_slot(rc, slot);
+			continue;
 		}
 		rcache_policy_load(&rc->policy, slot, e - 1);
 		(*loaded)++;

@@ -97,6 +97,25 @@ bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long n
 	return true;
 }
 
+/*
+ * The prefetch asked for up to @to could only be issued up to @issued (the
+ * budget or the free slots ran out): the stream asks again from there on
+ * its next access, rather than leaving a hole for the reader to miss.
+ */
+void rcache_streams_unissued(struct rcache_streams *st, u64 to, u64 issued)
+{
+	unsigned int i;
+
+	for (i = 0; i < RCACHE_MAX_STREAMS; i++) {
+		struct rcache_stream *s = &st->s[i];
+
+		if (s->used && s->detected && s->ahead == to) {
+			s->ahead = max(issued, s->next);
+			return;
+		}
+	}
+}
+
 void rcache_streams_set_max(struct rcache_streams *st, u32 max_window)
 {
 	unsigned int i;

@@ -406,8 +406,14 @@ static void rcache_stream_access(struct rcache *rc, u64 block)
 		enum rcache_pf r = rcache_prefetch_block(rc, b, RCACHE_FETCH_F_PREFETCH |
 							 RCACHE_FETCH_F_PF);
 
-		if (r == RCACHE_PF_BLOCKED || r == RCACHE_PF_STOP)
+		if (r == RCACHE_PF_STOP)
 			break;
+		if (r == RCACHE_PF_BLOCKED) {
+			spin_lock(&rc->stream_lock);
+			rcache_streams_unissued(&rc->streams, to, b);
+			spin_unlock(&rc->stream_lock);
+			break;
+		}
 	}
 }
 
@@ -481,11 +487,16 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_SKIP;
 	}
-	slot = (warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ?
-		RCACHE_NO_SLOT : rcache_policy_alloc(&rc->policy, block);
+	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget) {
+		spin_unlock_irq(&rc->lock);
+		mempool_free(f, &rcache_fetch_pool);
+		return RCACHE_PF_BLOCKED;
+	}
+	slot = rcache_policy_alloc(&rc->policy, block);
 	if (slot == RCACHE_NO_SLOT) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
+		rcache_kick(rc);	/* evict: the next try finds a slot */
 		return RCACHE_PF_BLOCKED;
 	}
 	memset(f, 0, sizeof(*f));
@@ -505,6 +516,8 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 	spin_unlock_irq(&rc->lock);
 	if (!warm)
 		atomic64_inc(&rc->prefetch_issued);
+	if (rc->policy.nr_free < rc->policy.nr_slots / 64)
+		rcache_kick(rc);	/* evict, ahead of need */
 	rcache_daemon_queue(f);
 	return RCACHE_PF_ISSUED;
 }
@@ -638,6 +651,7 @@ static unsigned int rcache_evict_batch(struct rcache *rc)
 					  RCACHE_EVICT_STEPS);
 	for (n = 0; n < got; n++)
 		rcache_md_dirty_slot(rc, rc->freeing[rc->nr_freeing_list++]);
+	atomic64_sub(got, &rc->cached_blocks);
 	spin_unlock_irq(&rc->lock);
 	return got;
 }

@@ -188,13 +188,22 @@ void rcache_trace_block(struct rcache *rc, u64 block)
 
 	rcu_read_lock();
 	t = rcu_dereference(rc->trace);
-	if (t && !test_and_set_bit(block, t->seen)) {
-		idx = atomic64_fetch_inc(&t->head);
-		if (idx - READ_ONCE(t->tail) >= RCACHE_TRACE_RING)
+	if (!t || test_and_set_bit(block, t->seen))
+		goto out;
+	/*
+	 * Claim an entry only when there is room: the reader stops at the
+	 * first claimed entry not yet written, so none may stay empty.
+	 */
+	do {
+		idx = atomic64_read(&t->head);
+		if (idx - READ_ONCE(t->tail) >= RCACHE_TRACE_RING) {
 			atomic64_inc(&t->lost);
-		else
-			WRITE_ONCE(t->ring[idx % RCACHE_TRACE_RING], block + 1);
-	}
+			clear_bit(block, t->seen);	/* a later read records it */
+			goto out;
+		}
+	} while (atomic64_cmpxchg(&t->head, idx, idx + 1) != idx);
+	WRITE_ONCE(t->ring[idx % RCACHE_TRACE_RING], block + 1);
+out:
 	rcu_read_unlock();
 }
 

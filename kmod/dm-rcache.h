@@ -176,6 +176,7 @@ struct rcache_streams {
 void rcache_streams_init(struct rcache_streams *st, u32 max_window);
 bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long now,
 			   u64 nr_blocks, u64 *from, u64 *to);
+void rcache_streams_unissued(struct rcache_streams *st, u64 to, u64 issued);
 void rcache_streams_set_max(struct rcache_streams *st, u32 max_window);
 
 /* ------------------------------------------------------------------ */

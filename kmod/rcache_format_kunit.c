@@ -61,6 +61,15 @@ static void rcache_format_sb_damage(struct kunit *test)
 	out = kunit_kzalloc(test, sizeof(*out), GFP_KERNEL);
 	/* a fresh device: no superblock at all */
 	KUNIT_EXPECT_EQ(test, rcache_sb_decode(block, out, &error), -ENODATA);
+	/* other data, or a damaged magic: refused, never formatted unasked */
+	block[RCACHE_SB_SIZE - 1] = 1;
+	KUNIT_EXPECT_EQ(test, rcache_sb_decode(block, out, &error), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, error,
+			   "Cache device has no rcache superblock and is not zeroed (reset formats it)");
+	rcache_sb_encode(in, block);
+	block[0] ^= 0x01;
+	error = NULL;
+	KUNIT_EXPECT_EQ(test, rcache_sb_decode(block, out, &error), -EINVAL);
 	/* one flipped byte anywhere after the checksum is caught */
 	for (i = 8; i < RCACHE_SB_SIZE; i += 509) {
 		rcache_sb_encode(in, block);

@@ -57,6 +57,27 @@ static void rcache_prefetch_window_ramps(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, total, ahead - 3);
 }
 
+/* What the budget cut off is asked for again, not skipped. */
+static void rcache_prefetch_unissued_asked_again(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 from = 0;
+
+	rcache_streams_init(&st, 64);
+	feed(&st, 10, 1000, NULL);
+	feed(&st, 11, 1000, NULL);
+	KUNIT_EXPECT_EQ(test, feed(&st, 12, 1000, &from), 4ULL);	/* 13..16 */
+	/* only 13 could be issued */
+	rcache_streams_unissued(&st, 17, 14);
+	KUNIT_EXPECT_EQ(test, st.s[0].ahead, 14ULL);
+	/* the next read asks again from 14 */
+	KUNIT_EXPECT_GT(test, feed(&st, 13, 1000, &from), 0ULL);
+	KUNIT_EXPECT_EQ(test, from, 14ULL);
+	/* an unknown range changes nothing */
+	rcache_streams_unissued(&st, 9999, 5000);
+	KUNIT_EXPECT_GE(test, st.s[0].ahead, 15ULL);
+}
+
 static void rcache_prefetch_random_never(struct kunit *test)
 {
 	struct rcache_streams st;
@@ -120,6 +141,7 @@ static void rcache_prefetch_idle_and_max(struct kunit *test)
 static struct kunit_case rcache_prefetch_cases[] = {
 	KUNIT_CASE(rcache_prefetch_detects_after_three),
 	KUNIT_CASE(rcache_prefetch_window_ramps),
+	KUNIT_CASE(rcache_prefetch_unissued_asked_again),
 	KUNIT_CASE(rcache_prefetch_random_never),
 	KUNIT_CASE(rcache_prefetch_interleaved_streams),
 	KUNIT_CASE(rcache_prefetch_tolerates_reorder_and_gaps),

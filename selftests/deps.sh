@@ -6,11 +6,12 @@
 set -euo pipefail
 
 build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev
-	linux-headers-amd64"
+	libcurl4-openssl-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler linux-headers-amd64"
 vm_pkgs="linux-image-amd64 qemu-system-x86 busybox-static cpio kmod dmsetup e2fsprogs
 	util-linux python3"
-check_pkgs="linux-source-6.1 sparse xz-utils fio nfs-kernel-server rpcbind"
-bench_pkgs="fio"
+check_pkgs="linux-source-6.1 sparse xz-utils fio nfs-kernel-server rpcbind python3-grpcio
+	python3-yaml yamllint"
+bench_pkgs="fio s3fs fuse3"
 # DKMS, the systemd unit and man page checks, and the UML kernel for KUnit
 # (with linux-source-6.1 and python3 above)
 pkg_pkgs="dkms openssl systemd man-db bc flex bison"
@@ -18,6 +19,8 @@ pkg_pkgs="dkms openssl systemd man-db bc flex bison"
 # s3proxy's SigV4 check, Node.js for s3rver
 s3_pkgs="ceph-mon ceph-mgr ceph-osd ceph-mds radosgw ceph-common ceph-fuse python3-botocore curl"
 command -v npm >/dev/null || s3_pkgs="$s3_pkgs nodejs npm"
+# kubectl kustomize for the k8s/ manifests: Debian's kubectl unless one is there
+command -v kubectl >/dev/null || check_pkgs="$check_pkgs kubernetes-client"
 
 case "${1:-all}" in
 build) want="$build_pkgs" ;;

@@ -129,6 +129,14 @@ test_corrupt_superblock() {
 	echo "$out" | grep -q "superblock checksum mismatch" || die "unclear message: $out"
 	out=$(rcachectl inspect $C0 2>&1) && die "inspect accepted a damaged superblock"
 	echo "$out" | grep -q "superblock checksum mismatch" || die "inspect did not say so: $out"
+	# a damaged magic is not taken for a fresh device
+	poke $C0 1000
+	poke $C0 4
+	out=$(rcachectl create p4 --origin file://$ORIGIN --cache $C0 2>&1) && die "damaged magic accepted"
+	echo "$out"
+	echo "$out" | grep -q "no rcache superblock and is not zeroed" || die "unclear message: $out"
+	out=$(rcachectl inspect $C0 2>&1) && die "inspect accepted a damaged magic"
+	echo "$out" | grep -q "no rcache superblock, and not zeroed" || die "inspect did not say so: $out"
 	# a damaged metadata page (both copies) is refused too
 	rcachectl create p4 --origin file://$ORIGIN --cache $C0 --reset
 	dd if=/dev/mapper/p4 of=/dev/null bs=1M count=8 iflag=direct status=none
@@ -152,6 +160,73 @@ test_corrupt_superblock() {
 	assert_eq "$(field p4 cached_blocks)" 8 "blocks from the older copy"
 	assert_eq "$(sha_dev /dev/mapper/p4 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256"
 	rcachectl remove p4
+}
+
+# dup_entry DEV: in the newest copy of metadata page 0, gives the first free
+# slot the block of the first used one, and its data, as a crash in the
+# middle of a multi-page commit leaves it; re-checksums the page
+dup_entry() {
+	local geo
+	geo=$(rcachectl inspect "$1" --json |
+		python3 -c "import json, sys; j = json.load(sys.stdin); print(j['data_start'], j['block_size'])")
+	python3 - "$1" $geo <<'PY'
+import mmap, os, struct, sys
+def crc32c(data, crc=0xffffffff):
+    tab = crc32c.tab
+    for b in data:
+        crc = tab[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc        # the kernel's crc32c(): no final inversion
+crc32c.tab = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    crc32c.tab.append(c)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT)
+buf = mmap.mmap(-1, 4096)
+best = None
+for off in (4096, 8192):
+    os.preadv(fd, [buf], off)
+    page = bytes(buf)
+    csum, magic, fmt, seq, idx = struct.unpack_from("<IIQQI", page)
+    if magic == 0x52434d44 and csum == crc32c(page[4:]) and (best is None or seq > best[1]):
+        best = (off, seq, bytearray(page))
+off, seq, page = best
+ents = list(struct.unpack_from("<1016I", page, 32))
+used = next(j for j, e in enumerate(ents) if e)
+free = next(j for j, e in enumerate(ents) if not e)
+struct.pack_into("<I", page, 32 + 4 * free, ents[used])
+struct.pack_into("<I", page, 0, crc32c(bytes(page[4:])))
+data_start, bs = int(sys.argv[2]), int(sys.argv[3])
+blk = mmap.mmap(-1, bs)
+os.preadv(fd, [blk], data_start + used * bs)
+os.pwritev(fd, [blk], data_start + free * bs)
+buf[:] = bytes(page)
+os.pwritev(fd, [buf], off)
+os.close(fd)
+print("slot %d now also holds block %d (page copy at %d, seq %d)" % (free, ents[used] - 1, off, seq))
+PY
+}
+
+test_block_in_two_slots() {
+	wipe $C0
+	start_daemon
+	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --no-prefetch
+	dd if=/dev/mapper/p8 of=/dev/null bs=1M count=8 iflag=direct status=none
+	rcachectl remove p8
+	dup_entry $C0
+	dmesg -C
+	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --no-prefetch
+	dmesg | grep -q "in two slots (a commit cut short)" || die "the duplicate went unnoticed"
+	assert_eq "$(field p8 cached_blocks)" 8 "blocks kept"
+	assert_eq "$(sha_dev /dev/mapper/p8 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256"
+	rcachectl remove p8
+	# the remove committed the repaired page: a clean load
+	dmesg -C
+	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --no-prefetch
+	dmesg | grep -q "in two slots" && die "the repair was not committed"
+	assert_eq "$(field p8 cached_blocks)" 48 "blocks cached"
+	rcachectl remove p8
 }
 
 # The cache device is a dm device whose table the test swaps under rcache.
@@ -269,6 +344,8 @@ test_eviction_scan_resistance() {
 	echo "hot set hit rate during the scan: $((rate / 10)).$((rate % 10))% ($hot_misses misses of $hot_reads reads)"
 	echo "evictions: $(field p6 evictions)"
 	assert_ge "$(field p6 evictions)" 400 "evictions"
+	assert_le "$(field p6 cached_blocks)" "$slots" "cached blocks (never more than the slots)"
+	assert_ge "$(field p6 cached_blocks)" $((slots / 2)) "cached blocks after the scan"
 	assert_ge "$rate" 900 "hot set hit rate (per mille)"
 	dmesg | grep -E "bytes of state per origin block" | tail -n 1
 	# and every byte right, scanned twice over the small cache
@@ -306,6 +383,7 @@ TESTS=(
 	flush_commits_idle_writes_nothing test_flush_commits_idle_writes_nothing
 	origin_changed test_origin_changed
 	corrupt_superblock test_corrupt_superblock
+	block_in_two_slots test_block_in_two_slots
 	media_errors test_media_errors
 	eviction_scan_resistance test_eviction_scan_resistance
 	invalidate_and_clear_stats test_invalidate_and_clear_stats

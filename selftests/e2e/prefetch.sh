@@ -137,6 +137,27 @@ test_warmup_range_then_zero_misses() {
 	rcachectl remove q5
 }
 
+test_warmup_larger_than_cache() {
+	# 64 MiB origin in 256 KiB blocks (256), a cache of about 68 slots
+	dmsetup create wsmall --table "0 $((18 * 2048)) linear $C1 0"
+	dmsetup mknodes wsmall
+	dd if=/dev/zero of=/dev/mapper/wsmall bs=1M count=2 oflag=direct status=none
+	start_daemon
+	rcachectl create q11 --origin file:///data/img --cache /dev/mapper/wsmall --block-size 256K \
+		--no-prefetch
+	local slots out
+	slots=$(field q11 slots)
+	out=$(timeout 120 rcachectl warmup q11 --wait 2>&1) || die "warm-up did not finish: $out"
+	echo "$out" | tail -n 1
+	echo "$out" | grep -q "warming 256 blocks into a cache of $slots slots" || die "no warning: $out"
+	assert_ge "$(field q11 evictions)" $((256 - slots)) "evictions while warming"
+	assert_le "$(field q11 cached_blocks)" "$slots" "cached blocks"
+	assert_eq "$(field q11 warmup_errors)" 0 "warm-up errors"
+	assert_eq "$(sha_dev /dev/mapper/q11 $SIZE)" "$SHA" "sha256 through the small cache"
+	rcachectl remove q11
+	dmsetup remove wsmall
+}
+
 test_warmup_resumes_after_daemon_kill() {
 	slow_origin 100
 	start_daemon --max-fills 2
@@ -208,14 +229,51 @@ test_trace_record_and_replay() {
 	rcachectl remove q9
 }
 
+# drain_trace NAME: reads the trace ring empty; prints "<lost> <entries>"
+drain_trace() {
+	local out lost=0 n=0
+	while out=$(dmsetup message "$1" 0 trace read); do
+		set -- "$1" $out
+		lost=$2
+		[ $# -gt 2 ] || break
+		n=$((n + $# - 2))
+	done
+	echo "$lost $n"
+}
+
+test_trace_ring_overflow() {
+	# 272 MiB in 4 KiB blocks: 69632 first reads, 4096 more than the ring
+	truncate -s $((272 * MiB)) /data/sparse
+	start_daemon
+	rcachectl create q10 --origin file:///data/sparse --cache $C0 --block-size 4K --no-prefetch
+	dmsetup message q10 0 trace start
+	dd if=/dev/mapper/q10 of=/dev/null bs=1M iflag=direct status=none
+	local r
+	r=$(drain_trace q10)
+	echo "after one pass: lost and recorded: $r"
+	assert_eq "${r#* }" 65536 "blocks recorded while nobody drained the ring"
+	assert_eq "${r% *}" 4096 "reads the full ring dropped"
+	# the ring goes on after an overflow, and dropped blocks are recorded
+	# when they are read again
+	dd if=/dev/mapper/q10 of=/dev/null bs=1M iflag=direct status=none
+	r=$(drain_trace q10)
+	echo "after a second pass: $r"
+	assert_eq "${r#* }" 4096 "dropped blocks recorded on the next read"
+	dmsetup message q10 0 trace stop
+	rcachectl remove q10
+	rm -f /data/sparse
+}
+
 TESTS=(
 	cold_sequential_prefetch_used test_cold_sequential_prefetch_used
 	four_interleaved_streams test_four_interleaved_streams
 	random_reads_little_waste test_random_reads_little_waste
 	no_prefetch_and_messages test_no_prefetch_and_messages
 	warmup_range_then_zero_misses test_warmup_range_then_zero_misses
+	warmup_larger_than_cache test_warmup_larger_than_cache
 	warmup_resumes_after_daemon_kill test_warmup_resumes_after_daemon_kill
 	trace_record_and_replay test_trace_record_and_replay
+	trace_ring_overflow test_trace_ring_overflow
 )
 t_run_all "$@"
 cleanup_devices

@@ -46,7 +46,7 @@
 
 #define API_VERSION "v1beta1"
 #define KUBELET_SOCK "kubelet.sock"
-#define SOCK_PREFIX "rcache-"
+#define SOCK_PREFIX DP_SOCK_PREFIX
 #define TICK_MS 100
 #define POLL_MS 1000
 
@@ -781,7 +781,7 @@ static struct resource *res_new(const struct dp_dev *dev)
 	snprintf(res->name, sizeof(res->name), "%s", dev->name);
 	snprintf(res->resource_name, sizeof(res->resource_name), DP_RESOURCE_PREFIX "%s",
 		 dev->name);
-	snprintf(res->sock_name, sizeof(res->sock_name), SOCK_PREFIX "%s.sock", dev->name);
+	dp_socket_name(opt.dir, dev->name, res->sock_name, sizeof(res->sock_name));
 	snprintf(res->sock_path, sizeof(res->sock_path), "%s/%s", opt.dir, res->sock_name);
 	res->t_shutdown.fn = on_shutdown;
 	res->dev = *dev;

@@ -330,13 +330,30 @@ static void fill_start(struct rcd *d, struct rcd_fill *f)
 }
 
 /*
- * Takes the first waiting fill of @dev and the waiting fills adjacent to it
- * (up to coalesce_bytes), with one buffer for their range.
+ * How big a coalesced read of @dev may grow: the waiting bytes spread over
+ * @spread reads, at least RCD_MIN_COALESCE, at most coalesce_bytes.
  */
-static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev)
+static uint64_t coalesce_limit(struct rcd *d, struct rcd_device *dev, unsigned int spread)
+{
+	uint64_t waiting = 0, limit;
+	struct rcd_fill *f;
+
+	for (f = dev->pending; f; f = f->next)
+		waiting += f->fx.length;
+	limit = (waiting + spread - 1) / spread;
+	if (limit < RCD_MIN_COALESCE)
+		limit = RCD_MIN_COALESCE;
+	return limit < d->cfg.coalesce_bytes ? limit : d->cfg.coalesce_bytes;
+}
+
+/*
+ * Takes the first waiting fill of @dev and the waiting fills adjacent to it
+ * (up to coalesce_limit()), with one buffer for their range.
+ */
+static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsigned int spread)
 {
 	struct rcd_fill *first = dev->pending, *f, **pp;
-	uint64_t lo, hi, limit = d->cfg.coalesce_bytes;
+	uint64_t lo, hi, limit = coalesce_limit(d, dev, spread);
 	unsigned int i, cap = 8;
 	struct rcd_group *g;
 	bool grew;
@@ -409,10 +426,11 @@ void rcd_kick(struct rcd *d)
 		progress = false;
 		for (dev = d->devices; dev; dev = dev->next) {
 			struct rcd_group *g;
+			unsigned int spread;
 
-			if (!dev->pending || !dev->ops->can_start(d))
+			if (!dev->pending || !(spread = dev->ops->spread(d)))
 				continue;
-			g = group_take(d, dev);
+			g = group_take(d, dev, spread);
 			if (g)
 				dev->ops->start(d, g);
 			progress = true;

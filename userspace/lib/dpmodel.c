@@ -126,21 +126,40 @@ bool dp_name_ok(const char *name)
 	return true;
 }
 
-void dp_device_id(const char *name, unsigned int i, char *out, size_t len)
+/* "<name><suffix>" in at most @max characters: a long name is cut and given a hash */
+static void bounded(const char *name, const char *suffix, size_t max, char *out, size_t len)
 {
-	char suffix[16];
 	uint32_t h = 2166136261u;
 	const char *p;
+	int keep;
 
-	snprintf(suffix, sizeof(suffix), "-%u", i);
-	if (strlen(name) + strlen(suffix) <= DP_MAX_ID) {
+	if (strlen(name) + strlen(suffix) <= max) {
 		snprintf(out, len, "%s%s", name, suffix);
 		return;
 	}
 	for (p = name; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	/* 63 = kept + '-' + 8 hex + suffix */
-	snprintf(out, len, "%.*s-%08x%s", (int)(DP_MAX_ID - 9 - strlen(suffix)), name, h, suffix);
+	/* max = kept + '-' + 8 hex + suffix */
+	keep = (int)max - 9 - (int)strlen(suffix);
+	snprintf(out, len, "%.*s-%08x%s", keep > 1 ? keep : 1, name, h, suffix);
+}
+
+void dp_device_id(const char *name, unsigned int i, char *out, size_t len)
+{
+	char suffix[16];
+
+	snprintf(suffix, sizeof(suffix), "-%u", i);
+	bounded(name, suffix, DP_MAX_ID, out, len);
+}
+
+void dp_socket_name(const char *dir, const char *name, char *out, size_t len)
+{
+	size_t used = strlen(dir) + 1 + strlen(DP_SOCK_PREFIX);
+	char tail[256];
+
+	bounded(name, ".sock", used < DP_MAX_SOCK_PATH ? DP_MAX_SOCK_PATH - used : 0, tail,
+		sizeof(tail));
+	snprintf(out, len, DP_SOCK_PREFIX "%s", tail);
 }
 
 size_t dp_preferred(const char *const *avail, size_t navail, const char *const *must,

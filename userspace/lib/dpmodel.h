@@ -46,6 +46,15 @@ bool dp_name_ok(const char *name);
 void dp_device_id(const char *name, unsigned int i, char *out, size_t len);
 
 /*
+ * The plugin's socket in @dir: "rcache-<name>.sock", or, when that path would
+ * not fit a unix socket address (DP_MAX_SOCK_PATH), the name cut and given a
+ * hash, as long as @dir leaves room for one.
+ */
+#define DP_SOCK_PREFIX "rcache-"
+#define DP_MAX_SOCK_PATH 107
+void dp_socket_name(const char *dir, const char *name, char *out, size_t len);
+
+/*
  * GetPreferredAllocation for one container: the must-include IDs, then the
  * other available ones ranked by @rank (lower first; ties keep their order),
  * @size in all.  Returns the count written to @out (pointers into the inputs).

@@ -63,7 +63,14 @@ int rc_inspect(const char *dev, struct rc_inspect *out, struct rc_err *err)
 		goto out;
 	}
 	if (le32toh(sb->magic) != RCACHE_SB_MAGIC) {
-		r = rc_errf(err, ENODATA, "%s: no rcache superblock (a fresh device)", dev);
+		size_t i = 0;
+
+		while (i < sizeof(block) && !block[i])
+			i++;
+		r = i == sizeof(block) ?
+			rc_errf(err, ENODATA, "%s: no rcache superblock (a fresh, zeroed device)", dev) :
+			rc_errf(err, EBADMSG, "%s: no rcache superblock, and not zeroed: "
+				"other data or a damaged superblock", dev);
 		goto out;
 	}
 	if (le32toh(sb->csum) != rc_crc32c(~0U, block + 4, sizeof(block) - 4)) {

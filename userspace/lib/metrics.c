@@ -112,8 +112,7 @@ static void label(FILE *f, const char *s)
 }
 
 /*
- * The kernel's counters, one metric each.  A field the running module does
- * not report is left out (present() false); the prefetch counters go here.
+ * The kernel's counters, one metric each, as `rcachectl status` shows them.
  */
 struct counter {
 	const char *name, *type, *help;
@@ -146,6 +145,12 @@ static const struct counter counters[] = {
 	FIELD("rcache_cache_read_errors_total", "counter", "Reads of the cache device that failed.",
 	      cache_read_errors),
 	FIELD("rcache_metadata_commits_total", "counter", "Cache metadata commits.", md_commits),
+	FIELD("rcache_prefetch_issued_blocks_total", "counter",
+	      "Blocks fetched ahead of a read by the prefetcher.", prefetch_issued),
+	FIELD("rcache_prefetch_used_blocks_total", "counter",
+	      "Prefetched blocks that a read then found in the cache.", prefetch_used),
+	FIELD("rcache_prefetch_wasted_blocks_total", "counter",
+	      "Prefetched blocks evicted before any read used them.", prefetch_wasted),
 };
 
 static uint64_t field_value(const struct counter *c, const struct rc_status *st)

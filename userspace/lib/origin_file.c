@@ -130,10 +130,11 @@ static void file_start(struct rcd *d, struct rcd_group *g)
 }
 
 /* io_uring takes whatever we give it */
-static bool file_can_start(struct rcd *d)
+static unsigned int file_spread(struct rcd *d)
 {
+	/* a file read has no first-byte wait to hide: coalesce fully */
 	(void)d;
-	return true;
+	return 1;
 }
 
 const struct rcd_origin_ops rcd_origin_file = {
@@ -141,6 +142,6 @@ const struct rcd_origin_ops rcd_origin_file = {
 	.open = file_open,
 	.close = file_close,
 	.check = file_check,
-	.can_start = file_can_start,
+	.spread = file_spread,
 	.start = file_start,
 };

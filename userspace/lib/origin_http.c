@@ -412,9 +412,12 @@ static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
-static bool http_can_start(struct rcd *d)
+static unsigned int http_spread(struct rcd *d)
 {
-	return state(d) && state(d)->nactive < d->cfg.http_parallel;
+	/* idle request slots: a per-connection bandwidth cap makes parallel
+	 * GETs faster than one long one */
+	return state(d) && state(d)->nactive < d->cfg.http_parallel ?
+		d->cfg.http_parallel - state(d)->nactive : 0;
 }
 
 static void http_start(struct rcd *d, struct rcd_group *grp)
@@ -543,6 +546,6 @@ const struct rcd_origin_ops rcd_origin_http = {
 	.open = http_open,
 	.close = http_close,
 	.check = http_check,
-	.can_start = http_can_start,
+	.spread = http_spread,
 	.start = http_start,
 };

@@ -24,6 +24,8 @@
 #include "url.h"
 
 #define RCD_ALIGN 4096
+/* coalesced reads are at least this big (when that many bytes wait) */
+#define RCD_MIN_COALESCE (1u << 20)
 
 struct rcd;
 struct rcd_device;
@@ -52,8 +54,12 @@ struct rcd_origin_ops {
 	void (*close)(struct rcd *d, struct rcd_device *dev);
 	/* before each fill: 0, or -ESTALE once the origin changed */
 	int (*check)(struct rcd *d, struct rcd_device *dev);
-	/* room for another read now? */
-	bool (*can_start)(struct rcd *d);
+	/*
+	 * How many reads the waiting fills should be spread over now: 0 when
+	 * no read can start, else the reads the backend could run at once
+	 * (coalescing trades parallel reads for fewer, larger ones).
+	 */
+	unsigned int (*spread)(struct rcd *d);
 	/* read g->off..g->len into g->share->p; ends in rcd_group_done() */
 	void (*start)(struct rcd *d, struct rcd_group *g);
 };

@@ -10,6 +10,7 @@
 
 #include "status.h"
 #include "util.h"
+#include "log.h"
 #include "warmup.h"
 
 #define TRACE_MAGIC "rcache-trace 1"
@@ -157,6 +158,10 @@ int rc_warmup(struct rc_dm *dm, const struct rc_warmup_opts *o, struct rc_err *e
 		nblocks = runs[0][1] - runs[0][0];
 	}
 	total = nblocks;
+	if (total > st.slots)
+		rc_warn("%s: warming %" PRIu64 " blocks into a cache of %" PRIu64
+			" slots: the blocks warmed last evict the first ones", o->name, total,
+			st.slots);
 	for (;;) {
 		/* feed the kernel's queue in order, a batch at a time */
 		if (fed < nruns && st.warmup_pending < FEED_BATCH * 4) {

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * confcheck - reads an rcached.conf as rcached does: the [daemon] settings
+ * (rcd_config_file) and the [device NAME] sections (rc_decl_parse), and
+ * the [plugin] replicas rcache-device-plugin reads.  Prints one line per
+ * declared device; exit 0 when everything is valid.
+ *
+ *   confcheck FILE
+ */
+#include <stdio.h>
+
+#include "lib/daemon.h"
+#include "lib/declare.h"
+#include "lib/dpmodel.h"
+#include "lib/ini.h"
+#include "lib/util.h"
+
+int main(int argc, char **argv)
+{
+	struct rcd_config cfg;
+	struct rc_decls ds;
+	struct rc_ini ini;
+	struct rc_err err;
+	const char *v;
+	uint64_t n;
+	int i, bad = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: confcheck FILE\n");
+		return 2;
+	}
+	rcd_config_defaults(&cfg);
+	if (rcd_config_file(&cfg, argv[1], &err) || rc_ini_load(&ini, argv[1], &err)) {
+		printf("FAIL %s\n", err.msg);
+		return 1;
+	}
+	v = rc_ini_get(&ini, "plugin", "replicas");
+	if (v && rc_parse_u64(v, 1, RC_DECL_MAX_REPLICAS, &n)) {
+		printf("FAIL [plugin] replicas = %s: expected 1 to %d\n", v, RC_DECL_MAX_REPLICAS);
+		bad++;
+	}
+	if (rc_decl_parse(&ini, &ds, &err)) {
+		printf("FAIL %s\n", err.msg);
+		rc_ini_free(&ini);
+		return 1;
+	}
+	for (i = 0; i < ds.n; i++) {
+		const struct rc_decl *d = &ds.v[i];
+
+		if (d->error[0]) {
+			printf("FAIL [device %s]: %s\n", d->name, d->error);
+			bad++;
+		} else if (!dp_name_ok(d->name)) {
+			printf("FAIL [device %s]: not usable in a resource name rcache.io/%s\n",
+			       d->name, d->name);
+			bad++;
+		} else {
+			printf("ok [device %s] origin %s cache %s replicas %u\n", d->name, d->origin,
+			       d->cache, d->replicas ? d->replicas : RC_DECL_DEFAULT_REPLICAS);
+		}
+	}
+	rc_decls_free(&ds);
+	rc_ini_free(&ini);
+	return bad ? 1 : 0;
+}
