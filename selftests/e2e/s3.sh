@@ -109,8 +109,9 @@ test_sha_cold_warm_concurrent() {
 
 test_coalescing_and_parallelism() {
 	start_daemon
-	rcachectl create s2 --origin s3://bkt/obj --cache $C0 --block-size 256K
-	# 1 MiB O_DIRECT reads arrive as 4 block misses at once: one GET each
+	# demand misses only: the GETs counted are the reads' own
+	rcachectl create s2 --origin s3://bkt/obj --cache $C0 --block-size 256K --no-prefetch
+	# 4 MiB O_DIRECT reads arrive as 16 block misses at once: few GETs each
 	dd if=/dev/mapper/s2 of=/dev/null bs=4M count=4 iflag=direct status=none
 	local gets
 	gets=$(stat "s['gets']")
@@ -133,7 +134,10 @@ test_coalescing_and_parallelism() {
 	wait $reader
 	echo "peak connections with GETs in flight: $peak; connections opened: $(stat "s['connections']"); GETs: $(stat "s['gets']")"
 	assert_ge "$peak" 8 "GETs in flight at once"
-	assert_le "$(stat "s['connections']")" 24 "connections opened (reused)"
+	# reuse: far fewer connections than GETs (a loaded host may let a few
+	# more open than GETs run at once, as the server lags closing them)
+	assert_le "$(stat "s['connections']")" $(($(stat "s['gets']") / 2)) "connections opened (reused)"
+	assert_le "$(stat "s['connections']")" 48 "connections opened (at most 3 x http_parallel)"
 	rcachectl remove s2
 }
 
@@ -195,13 +199,13 @@ EOF
 	assert_eq "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and r['range'] == 'bytes=%d-%d' % ($b40, $b40 + 131071))")" 3 "attempts (1 + http_retries 2)"
 	grep -q "origin s3://bkt/obj: range 5242880-5373951 failed after 3 attempts: HTTP 503" "$LOGS/rcached.log" ||
 		die "no clear log line for the exhausted budget"
-	# one bio over blocks 36-44: their misses go out as one coalesced GET,
-	# which fails; the blocks are then fetched one by one and only block 40
-	# fails
+	# one bio over blocks 36-44: their misses go out coalesced (how many per
+	# GET depends on how they reach the daemon), the GET over block 40
+	# fails; its blocks are then fetched one by one and only block 40 fails
 	assert_fails "read of blocks 36-44 in one bio" \
 		dd if=/dev/mapper/sb of=/dev/null bs=1152K skip=4 count=1 iflag=direct
-	assert_ge "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and r['range'].startswith('bytes=%d-' % (36 * 131072)) and r['range'] != 'bytes=%d-%d' % (36 * 131072, 37 * 131072 - 1))")" 1 "coalesced GETs from block 36"
-	grep -q "retrying .* blocks of bytes 4718592-.* one by one" "$LOGS/rcached.log" ||
+	assert_ge "$(stat "sum(1 for r in s['recent'] if r['method'] == 'GET' and (lambda a, b: a <= $b40 < b and b - a > 131072)(*[int(x) for x in r['range'][6:].split('-')]))")" 1 "coalesced GETs over block 40"
+	grep -qE "retrying [0-9]+ blocks of bytes [0-9]+-[0-9]+ one by one" "$LOGS/rcached.log" ||
 		die "the failed coalesced GET was not split"
 	m0=$(field sb read_misses)
 	assert_eq "$(dd if=/dev/mapper/sb bs=128K skip=36 count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
@@ -320,7 +324,9 @@ test_web_identity() {
 	export AWS_WEB_IDENTITY_TOKEN_FILE=/data/token AWS_ROLE_ARN=arn:aws:iam::123456789012:role/dataset-reader
 	export AWS_ENDPOINT_URL_STS=$PROXY
 	start_daemon
-	rcachectl create s7 --origin s3://bkt/obj --cache $C0 --block-size 128K
+	# no prefetch: every read below needs a GET, so credentials are used
+	# (and refreshed) throughout
+	rcachectl create s7 --origin s3://bkt/obj --cache $C0 --block-size 128K --no-prefetch
 	local i
 	# credentials live 12 s: read on for 30 s; the token file changes midway
 	for i in $(seq 0 29); do

@@ -24,8 +24,11 @@
 #include "url.h"
 
 #define RCD_ALIGN 4096
-/* coalesced reads are at least this big (when that many bytes wait) */
-#define RCD_MIN_COALESCE (1u << 20)
+/*
+ * Coalesced reads are at least this big (when that many bytes wait): object
+ * stores answer a few multi-MiB range GETs faster than many small ones.
+ */
+#define RCD_MIN_COALESCE (4u << 20)
 
 struct rcd;
 struct rcd_device;
