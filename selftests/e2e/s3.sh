@@ -346,6 +346,58 @@ test_web_identity() {
 	unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_ENDPOINT_URL_STS
 }
 
+test_sts_refresh_off_the_loop() {
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	export AWS_WEB_IDENTITY_TOKEN_FILE=/data/token AWS_ROLE_ARN=arn:aws:iam::123456789012:role/dataset-reader
+	export AWS_ENDPOINT_URL_STS=$PROXY
+	echo "web-identity-token-1" >/data/token
+	start_daemon
+	rcachectl create s9 --origin s3://bkt/obj --cache $C0 --block-size 64K --no-prefetch
+	rcachectl create f9 --origin file:///data/obj --cache $C1 --block-size 64K --no-prefetch
+	# STS now takes 2.5 s to answer; credentials live 12 s, refreshed 3 s
+	# before they expire: a refresh made in the event loop would hold up
+	# every fill, of the file device too, for 2.5 s
+	proxy_config '{"sts_delay_ms": 2500}'
+	local issued0 out
+	issued0=$(stat "s['sts']['issued']")
+	out=$(python3 - <<'PY'
+import mmap, os, threading, time
+t_end = time.monotonic() + 20
+worst, reads = [0.0], {"s3": 0, "file": 0}
+
+def reader(dev, key, pause, timed):
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 65536)
+    b = 0
+    while time.monotonic() < t_end:
+        t = time.monotonic()
+        os.preadv(fd, [buf], b * 65536)       # a new block: a miss each time
+        if timed:
+            worst[0] = max(worst[0], time.monotonic() - t)
+        reads[key] += 1
+        b += 1
+        time.sleep(pause)
+
+# S3 reads keep requests (and refreshes) coming; file misses are timed
+ts = [threading.Thread(target=reader, args=("/dev/mapper/s9", "s3", 0.2, False)),
+      threading.Thread(target=reader, args=("/dev/mapper/f9", "file", 0.1, True))]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("%d %d %d" % (worst[0] * 1000, reads["s3"], reads["file"]))
+PY
+) || die "a read failed during the refresh"
+	set -- $out
+	echo "worst file-device miss while STS answered slowly: $1 ms ($2 S3 reads, $3 file reads)"
+	assert_ge "$(($(stat "s['sts']['issued']") - issued0))" 1 "STS refreshes during the run"
+	assert_le "$1" 1500 "ms for a file-device miss while an STS call is in flight"
+	assert_ge "$2" 30 "S3 reads in 20 s (one every 0.2 s, none held up by STS)"
+	proxy_config '{"sts_delay_ms": 0}'
+	rcachectl remove s9
+	rcachectl remove f9
+}
+
 test_secrets_never_shown() {
 	start_daemon
 	rcachectl create s8 --origin s3://bkt/obj --cache $C0
@@ -379,6 +431,7 @@ TESTS=(
 	object_replaced_412 test_object_replaced_412
 	session_token_profile_config test_session_token_profile_config
 	web_identity_sts test_web_identity
+	sts_refresh_off_the_loop test_sts_refresh_off_the_loop
 	secrets_never_shown test_secrets_never_shown
 	http_url test_http_url
 )

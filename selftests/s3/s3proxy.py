@@ -60,6 +60,7 @@ DEFAULTS = {
     "verify_sigv4": False,
     "allow_anonymous": False,  # with verify_sigv4: let unsigned requests through
     "max_skew_s": 900,
+    "sts_delay_ms": 0,         # STS answers wait this long (a slow identity provider)
     "region": "",              # with verify_sigv4: the only region accepted ("" = any)
 }
 HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te",
@@ -681,6 +682,9 @@ class Handler(BaseHTTPRequestHandler):
     # -- STS -------------------------------------------------------------
     def sts(self, p):
         st = self.st
+        delay = st.config()["sts_delay_ms"] / 1000.0
+        if delay:
+            time.sleep(delay)
         status, body, ak = self.sts_answer(p)
         token = p.get("WebIdentityToken", "")
         with st.lock:  # counted before the client can see the answer

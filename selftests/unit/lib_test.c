@@ -2,6 +2,7 @@
 /* Unit tests of librcache's pure parts. */
 #include <stdlib.h>
 
+#include "lib/aws.h"
 #include "lib/status.h"
 #include "lib/table.h"
 #include "lib/url.h"
@@ -131,6 +132,29 @@ static void layout_math(void)
 	CHECK(rcache_max_slots(8 << 20, 1 << 20) == 7);
 }
 
+/*
+ * Web-identity credentials are refreshed a quarter of their lifetime early:
+ * the lifetime STS granted, not the one asked for.
+ */
+static void aws_refresh_margin(void)
+{
+	struct rc_aws a;
+
+	memset(&a, 0, sizeof(a));
+	CHECK(rc_aws_refresh_in(&a, 1000) == -1);		/* static keys: never */
+	a.source = RC_CREDS_WEB_IDENTITY;
+	a.duration_s = 3600;
+	CHECK(rc_aws_refresh_in(&a, 1000) == 0);		/* none yet: now */
+	/* asked for an hour, granted 12 s: due 3 s before expiry, not at once */
+	a.issued = 1000;
+	a.expiration = 1012;
+	CHECK(rc_aws_refresh_in(&a, 1000) == 9);
+	CHECK(rc_aws_refresh_in(&a, 1009) == 0);
+	/* an hour granted: 5 minutes early at most */
+	a.expiration = 1000 + 3600;
+	CHECK(rc_aws_refresh_in(&a, 1000) == 3600 - 300);
+}
+
 int main(void)
 {
 	RUN("lib", url_file);
@@ -139,5 +163,6 @@ int main(void)
 	RUN("lib", table_roundtrip);
 	RUN("lib", status_line);
 	RUN("lib", layout_math);
+	RUN("lib", aws_refresh_margin);
 	UNIT_EXIT();
 }

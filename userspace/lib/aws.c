@@ -343,6 +343,7 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 		goto out;
 	}
 	a->expiration = parse_iso8601(field);
+	a->issued = time(NULL);
 	rc_info("S3 credentials from %s, valid until %s", a->source_desc, field);
 out:
 	if (resp.p) {
@@ -360,8 +361,12 @@ long rc_aws_refresh_in(const struct rc_aws *a, time_t now)
 		return -1;
 	if (!a->expiration)
 		return 0;
-	/* refresh with a quarter of the lifetime (at most 5 minutes) left */
-	life = (long)a->duration_s;
+	/*
+	 * Refresh with a quarter of the lifetime (at most 5 minutes) left:
+	 * the lifetime STS granted, which may be shorter than the one asked.
+	 */
+	life = a->issued && a->expiration > a->issued ? (long)(a->expiration - a->issued) :
+		(long)a->duration_s;
 	margin = life / 4 < 300 ? life / 4 : 300;
 	if (margin < 1)
 		margin = 1;

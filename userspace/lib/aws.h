@@ -47,6 +47,7 @@ struct rc_aws {
 	char secret_key[256];
 	char session_token[4096];
 	time_t expiration;		/* web identity; 0 = never */
+	time_t issued;			/* when STS gave them (their lifetime) */
 };
 
 /* Resolves settings and loads static credentials; @conf may be NULL. */

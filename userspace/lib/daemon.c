@@ -93,7 +93,7 @@ struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
 	return sqe;
 }
 
-struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
+struct rc_aws *rcd_aws_settings(struct rcd *d, struct rc_err *err)
 {
 	if (!d->aws_loaded) {
 		if (rc_aws_load(&d->aws, &d->conf, err))
@@ -102,9 +102,27 @@ struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
 		rc_info("S3: region %s, endpoint %s, credentials from %s", d->aws.region,
 			d->aws.endpoint[0] ? d->aws.endpoint : "AWS", d->aws.source_desc);
 	}
-	if (rc_aws_refresh(&d->aws, false, err))
+	return &d->aws;
+}
+
+struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
+{
+	if (!rcd_aws_settings(d, err))
+		return NULL;
+	if (d->aws.source != RC_CREDS_WEB_IDENTITY)
+		return &d->aws;
+	/* STS is called from the refresher's thread only, the first time too */
+	if (!d->refresher && rc_cred_refresher_start(&d->refresher, &d->aws, err))
+		return NULL;
+	if (rc_cred_refresher_take(d->refresher, &d->aws, err))
 		return NULL;
 	return &d->aws;
+}
+
+void rcd_aws_expired(struct rcd *d)
+{
+	if (d->refresher)
+		rc_cred_refresher_kick(d->refresher);
 }
 
 /* ------------------------------------------------------------------ */
@@ -668,6 +686,7 @@ static void cleanup(struct rcd *d)
 		close(d->sig_w.fd);
 	if (d->ring_w.fd >= 0)
 		close(d->ring_w.fd);
+	rc_cred_refresher_stop(d->refresher);
 	rc_aws_clear(&d->aws);
 	rc_ini_free(&d->conf);
 }

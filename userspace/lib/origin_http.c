@@ -191,6 +191,10 @@ static void get_finish(struct rcd *d, struct http_get *g, int error)
 	free(g);
 }
 
+#define CREDS_WAIT_MS 50	/* a GET waiting for the first STS answer looks again */
+
+static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms);
+
 static void get_start(struct rcd *d, struct http_get *g)
 {
 	struct http_state *s = state(d);
@@ -200,6 +204,10 @@ static void get_start(struct rcd *d, struct http_get *g)
 
 	if (hd->sign) {
 		aws = rcd_aws(d, &err);
+		if (!aws && err.code == EAGAIN) {
+			get_schedule(d, g, CREDS_WAIT_MS);	/* STS still answering */
+			return;
+		}
 		if (!aws) {
 			rc_err("origin %s: %s", g->dev->info.origin, err.msg);
 			get_finish(d, g, -EACCES);
@@ -247,10 +255,23 @@ static uint64_t rand64(struct http_state *s)
 }
 
 /* Schedules another attempt, or gives up on these blocks. */
-static void get_retry(struct rcd *d, struct http_get *g)
+/* Starts @g again in @delay_ms, in due order with the other waiting GETs. */
+static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms)
 {
 	struct http_state *s = state(d);
 	struct http_get **pp;
+
+	g->due_ns = rc_now_ns() + delay_ms * 1000000ULL;
+	for (pp = &s->retries; *pp && (*pp)->due_ns <= g->due_ns; pp = &(*pp)->next)
+		;
+	g->next = *pp;
+	*pp = g;
+	rearm(d);
+}
+
+static void get_retry(struct rcd *d, struct http_get *g)
+{
+	struct http_state *s = state(d);
 	uint64_t cap, delay_ms;
 
 	if (g->attempt >= d->cfg.http_retries) {
@@ -271,12 +292,7 @@ static void get_retry(struct rcd *d, struct http_get *g)
 	rc_debug("origin %s: range %" PRIu64 "-%" PRIu64 ": %s; retry %u in %" PRIu64 " ms",
 		 g->dev->info.origin, g->off, g->off + g->len - 1, g->last_error, g->attempt,
 		 delay_ms);
-	g->due_ns = rc_now_ns() + delay_ms * 1000000ULL;
-	for (pp = &s->retries; *pp && (*pp)->due_ns <= g->due_ns; pp = &(*pp)->next)
-		;
-	g->next = *pp;
-	*pp = g;
-	rearm(d);
+	get_schedule(d, g, delay_ms);
 }
 
 static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
@@ -346,11 +362,8 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 	if ((r->status == 400 || r->status == 403) && d->aws.source == RC_CREDS_WEB_IDENTITY &&
 	    (strstr(why, "ExpiredToken") || strstr(why, "InvalidToken") ||
 	     strstr(why, "TokenRefreshRequired"))) {
-		struct rc_err err;
-
-		/* temporary credentials ran out: fetch new ones and try again */
-		if (rc_aws_refresh(&d->aws, true, &err))
-			rc_err("%s", err.msg);
+		/* temporary credentials ran out: ask for new ones, try again */
+		rcd_aws_expired(d);
 		get_retry(d, g);
 		return;
 	}
@@ -512,7 +525,7 @@ static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
 		return rc_errf(err, ENOMEM, "out of memory");
 	hd->sign = dev->url.kind == RC_ORIGIN_S3;
 	if (hd->sign) {
-		aws = rcd_aws(d, err);
+		aws = rcd_aws_settings(d, err);
 		if (!aws) {
 			free(hd);
 			return rc_err_prefix(err, "origin %s", dev->info.origin);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "aws.h"
+#include "credrefresh.h"
 #include "daemon.h"
 #include "error.h"
 #include "genl.h"
@@ -115,8 +116,9 @@ struct rcd_group {
 struct rcd {
 	struct rcd_config cfg;
 	struct rc_ini conf;		/* rcached.conf (may be empty) */
-	struct rc_aws aws;
+	struct rc_aws aws;		/* the event loop's copy */
 	bool aws_loaded;
+	struct rc_cred_refresher *refresher;	/* web identity: STS off the loop */
 	struct rc_genl fill;		/* registered; FETCH in, FETCH_DONE out */
 	struct rc_genl ctl;		/* GET_STATUS, SET_STATE */
 	struct nl_cb *cb;
@@ -146,7 +148,12 @@ void rcd_unwatch(struct rcd *d, struct rcd_watch *w);
 /* Unwatches a malloc'd watch and frees it once the current events are handled. */
 void rcd_unwatch_free(struct rcd *d, struct rcd_watch *w);
 /* S3 settings, loaded on first use (a file-only host needs none) */
+struct rc_aws *rcd_aws_settings(struct rcd *d, struct rc_err *err);
+/* ...with credentials to sign with; NULL with err->code EAGAIN until the
+ * first web-identity credentials arrive */
 struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err);
+/* A request found the credentials expired: refresh them (in the background). */
+void rcd_aws_expired(struct rcd *d);
 
 extern const struct rcd_origin_ops rcd_origin_file;
 extern const struct rcd_origin_ops rcd_origin_http;
