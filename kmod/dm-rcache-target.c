@@ -453,8 +453,12 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 	} while (r == DM_MAPIO_REQUEUE);
 	this_cpu_inc(rc->stats->read_misses);
 	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
-	if (!(bio->bi_opf & REQ_RAHEAD))
-		rcache_stream_access(rc, block);
+	/*
+	 * Readahead misses count too: the page cache reading ahead of a
+	 * buffered reader is the surest sign of a sequential stream, and its
+	 * small window alone would fetch one block at a time.
+	 */
+	rcache_stream_access(rc, block);
 	return r;
 }
 

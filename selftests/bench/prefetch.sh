@@ -54,9 +54,13 @@ stream_figures() {
 	done
 }
 
+# which parts run (all by default): "streams classic replay"
+PARTS=${BENCH_PREFETCH_PARTS:-streams classic replay}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+
 # --- tmpfs file origin ---
 read_file() { read_streams /data/img $SIZE "$1" buffered; }
-stream_figures tmpfs file read_file file:///data/img $SIZE
+part streams && stream_figures tmpfs file read_file file:///data/img $SIZE
 
 # --- S3: s3rver behind the shaping proxy ---
 if s3_up $TTFB $BW; then
@@ -68,7 +72,7 @@ if s3_up $TTFB $BW; then
 	rm -f /data/img.s3
 	note "S3: $((S3_SIZE / MiB)) MiB object, ${TTFB} ms to first byte, $((BW / 1000000)) MB/s per connection"
 	curl8() { curl_get8 img $S3_SIZE; }	# the same for any number of streams
-	stream_figures s3 curl8 curl8 s3://bkt/img $S3_SIZE
+	part streams && stream_figures s3 curl8 curl8 s3://bkt/img $S3_SIZE
 	rcachectl remove pf >/dev/null 2>&1
 	rm -f /data/img
 else
@@ -107,7 +111,7 @@ read_tree() {
 	rate "$t0" "$t1" "$bytes"
 }
 
-if [ -n "${PROXY:-}" ]; then
+if [ -n "${PROXY:-}" ] && part classic; then
 	mkfs_files /data/classic.img 1100 256 4096 4096 1
 	s3_put classic /data/classic.img
 	rm -f /data/classic.img
@@ -145,7 +149,7 @@ print("%.1f" % (len(names) / (time.monotonic() - t)))
 PY
 }
 
-if [ -n "${PROXY:-}" ]; then
+if [ -n "${PROXY:-}" ] && part replay; then
 	mkfs_files /data/small.img 120 2000 8 56 2
 	s3_put small /data/small.img
 	rm -f /data/small.img

@@ -83,6 +83,19 @@ test_four_interleaved_streams() {
 	dmsetup remove --retry slow
 }
 
+test_buffered_reader_detected() {
+	start_daemon
+	rcachectl create q12 --origin file:///data/img --cache $C0
+	# a buffered reader: the page cache's readahead (REQ_RAHEAD) does most
+	# of the reading, and is what shows the stream
+	echo 3 >/proc/sys/vm/drop_caches
+	assert_eq "$(sha256sum </dev/mapper/q12 | cut -d' ' -f1)" "$SHA" "sha256, buffered"
+	echo "streams $(field q12 streams), prefetch issued $(field q12 prefetch_issued), used $(field q12 prefetch_used), misses $(field q12 read_misses)"
+	assert_ge "$(field q12 streams)" 1 "streams detected from readahead"
+	assert_ge "$(field q12 prefetch_used)" 32 "prefetched blocks used"
+	rcachectl remove q12
+}
+
 test_random_reads_little_waste() {
 	start_daemon
 	rcachectl create q3 --origin file:///data/img --cache $C0 --block-size 64K
@@ -267,6 +280,7 @@ test_trace_ring_overflow() {
 TESTS=(
 	cold_sequential_prefetch_used test_cold_sequential_prefetch_used
 	four_interleaved_streams test_four_interleaved_streams
+	buffered_reader_detected test_buffered_reader_detected
 	random_reads_little_waste test_random_reads_little_waste
 	no_prefetch_and_messages test_no_prefetch_and_messages
 	warmup_range_then_zero_misses test_warmup_range_then_zero_misses
