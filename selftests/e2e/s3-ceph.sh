@@ -69,7 +69,8 @@ test_radosgw_object_replaced() {
 	cp /data/obj /data/rep
 	put rep /data/rep
 	start_daemon
-	rcachectl create r3 --origin s3://$S3_BUCKET/rep --cache $C0 --block-size 1M
+	# no prefetch: exactly blocks 0-9 are cached before the replacement
+	rcachectl create r3 --origin s3://$S3_BUCKET/rep --cache $C0 --block-size 1M --no-prefetch
 	dd if=/dev/mapper/r3 of=/data/rep.head bs=1M count=10 iflag=direct status=none
 	make_origin /data/rep2 $SIZE 32
 	put rep /data/rep2

@@ -338,6 +338,7 @@ static void pending_add(struct rcd_device *dev, struct rcd_fill *f)
 		pp = &(*pp)->next;
 	f->next = *pp;
 	*pp = f;
+	dev->pending_bytes += f->fx.length;
 }
 
 static void fill_start(struct rcd *d, struct rcd_fill *f)
@@ -353,12 +354,8 @@ static void fill_start(struct rcd *d, struct rcd_fill *f)
  */
 static uint64_t coalesce_limit(struct rcd *d, struct rcd_device *dev, unsigned int spread)
 {
-	uint64_t waiting = 0, limit;
-	struct rcd_fill *f;
+	uint64_t limit = (dev->pending_bytes + spread - 1) / spread;
 
-	for (f = dev->pending; f; f = f->next)
-		waiting += f->fx.length;
-	limit = (waiting + spread - 1) / spread;
 	if (limit < RCD_MIN_COALESCE)
 		limit = RCD_MIN_COALESCE;
 	return limit < d->cfg.coalesce_bytes ? limit : d->cfg.coalesce_bytes;
@@ -382,6 +379,7 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 		return NULL;
 	}
 	dev->pending = first->next;
+	dev->pending_bytes -= first->fx.length;
 	g->fills[g->nfills++] = first;
 	lo = first->fx.origin_offset;
 	hi = lo + first->fx.length;
@@ -404,6 +402,7 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 					cap *= 2;
 				}
 				*pp = f->next;
+				dev->pending_bytes -= f->fx.length;
 				g->fills[g->nfills++] = f;
 				if (a == hi)
 					hi = b;

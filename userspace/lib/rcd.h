@@ -76,6 +76,7 @@ struct rcd_device {
 	void *origin;			/* backend state */
 	int cache_fd;			/* O_DIRECT */
 	struct rcd_fill *pending;	/* waiting for a read: demand, then prefetch */
+	uint64_t pending_bytes;		/* their origin bytes */
 	unsigned int refs;		/* fills in flight */
 	bool removed;
 	bool stale;
