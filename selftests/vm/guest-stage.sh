@@ -20,6 +20,11 @@ ip link set lo up 2>/dev/null || ifconfig lo up
 mount -t configfs none /sys/kernel/config 2>/dev/null
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 echo 1 >/proc/sys/kernel/sysrq
+# The test servers listen on fixed ports inside the ephemeral range (Ceph
+# 40000/40080, s3rver 45100, the proxies 45200/45210): keep outgoing
+# connections off them, or a server can find its port taken at start.
+echo 40000-40999,45000-45999 >/proc/sys/net/ipv4/ip_local_reserved_ports
+
 # Make hung tasks visible (the host fails the run on them) in well under
 # the harness timeout.
 echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
