@@ -344,6 +344,7 @@ int rcache_md_commit(struct rcache *rc)
 	u64 *pages = NULL, nr = 0, i, j, seq;
 	u32 *release = NULL;
 	unsigned int nr_release = 0;
+	bool waiters;
 	void *buf = NULL;
 	int r = 0;
 
@@ -428,8 +429,12 @@ int rcache_md_commit(struct rcache *rc)
 		spin_lock(&rc->lock);
 		for (i = 0; i < nr_release; i++)
 			rcache_policy_release(&rc->policy, release[i]);
+		waiters = !list_empty(&rc->slot_waiters);
 		spin_unlock(&rc->lock);
 		nr_release = 0;
+		/* a periodic or flush commit: the worker hands the slots out */
+		if (waiters)
+			queue_work(rc->wq, &rc->worker);
 	}
 out:
 	if (r) {

@@ -660,6 +660,17 @@ static unsigned int rcache_evict_batch(struct rcache *rc)
 	return got;
 }
 
+/* Fetches wait for slots that only a commit can release. */
+static bool rcache_waiters_need_commit(struct rcache *rc)
+{
+	bool need;
+
+	spin_lock_irq(&rc->lock);
+	need = !list_empty(&rc->slot_waiters) && rc->nr_freeing_list;
+	spin_unlock_irq(&rc->lock);
+	return need;
+}
+
 static void rcache_clear_ghosts(struct rcache *rc)
 {
 	const u64 chunk = 65536;
@@ -709,11 +720,19 @@ static void rcache_worker(struct work_struct *work)
 		}
 	}
 
-	/* slots for waiting fetches: evict, commit (reuse needs it), assign */
-	while (!rc->mdata.failed && rcache_evict_batch(rc)) {
+	/*
+	 * Slots for waiting fetches: evict, commit (reuse needs it), assign.
+	 * Slots emptied by invalidation wait for a commit as well, with
+	 * nothing left to evict.
+	 */
+	while (!rc->mdata.failed) {
+		bool evicted = rcache_evict_batch(rc);
+
+		if (!evicted && !rcache_waiters_need_commit(rc))
+			break;
 		rcache_md_commit(rc);
 		rcache_assign_slots(rc);
-		if (list_empty(&rc->slot_waiters))
+		if (!evicted || list_empty(&rc->slot_waiters))
 			break;
 	}
 	rcache_assign_slots(rc);

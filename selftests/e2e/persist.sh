@@ -378,6 +378,36 @@ test_invalidate_and_clear_stats() {
 	rcachectl remove p7
 }
 
+# Every slot emptied by invalidate waits for a commit before reuse; with no
+# periodic commit and nothing left to evict, a miss must still get its slot
+# (the worker commits for it) instead of waiting forever.
+test_invalidate_all_then_miss() {
+	local pid i
+	wipe $C0
+	start_daemon
+	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --commit-interval 0 --no-prefetch
+	cat /dev/mapper/p8 >/dev/null
+	assert_eq "$(field p8 cached_blocks)" "$(field p8 total_blocks)" "cached before invalidate"
+	rcachectl invalidate p8
+	dd if=/dev/mapper/p8 of=/data/after-inval bs=1M count=4 iflag=direct status=none &
+	pid=$!
+	for i in $(seq 1 300); do
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 $pid 2>/dev/null; then
+		# a flush commits the emptied slots and the next miss hands them out
+		sync /dev/mapper/p8
+		dd if=/dev/mapper/p8 of=/dev/null bs=1M skip=40 count=1 iflag=direct status=none || true
+		wait $pid || true
+		die "a miss after invalidating every block waited 30 s for a slot"
+	fi
+	wait $pid
+	cmp /data/after-inval <(head -c $((4 * MiB)) $ORIGIN) || die "wrong bytes after invalidate"
+	assert_eq "$(sha_dev /dev/mapper/p8 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 after invalidating every block"
+	rcachectl remove p8
+}
+
 TESTS=(
 	reload_keeps_cache test_reload_keeps_cache
 	flush_commits_idle_writes_nothing test_flush_commits_idle_writes_nothing
@@ -387,6 +417,7 @@ TESTS=(
 	media_errors test_media_errors
 	eviction_scan_resistance test_eviction_scan_resistance
 	invalidate_and_clear_stats test_invalidate_and_clear_stats
+	invalidate_all_then_miss test_invalidate_all_then_miss
 )
 t_run_all "$@"
 cleanup_devices

@@ -40,6 +40,8 @@ if [ -n "$watchdog" ]; then
 			echo "--- $p $(cat /proc/$p/cmdline | tr '\0' ' ')"
 			cat /proc/$p/stack
 		done
+		dmsetup table 2>&1
+		dmsetup status 2>&1
 		dmesg | tail -n 30
 	) &
 fi
