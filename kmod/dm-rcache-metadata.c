@@ -53,15 +53,18 @@ static u64 rcache_md_page_offset(struct rcache *rc, u64 page, unsigned int copy)
 	return RCACHE_MD_OFFSET + ((u64)copy * rc->mdata.md_pages + page) * RCACHE_MD_PAGE_SIZE;
 }
 
-/* Same origin?  Presigned URLs change their query string each time. */
+/*
+ * Same origin?  Presigned URLs change their query string each time, and
+ * rcachectl puts a "#secret=" reference to the query in the table instead.
+ */
 static bool rcache_same_origin(const char *a, const char *b)
 {
 	size_t la, lb;
 
 	if (strncmp(a, "http://", 7) && strncmp(a, "https://", 8))
 		return !strcmp(a, b);
-	la = strcspn(a, "?");
-	lb = strcspn(b, "?");
+	la = strcspn(a, "?#");
+	lb = strcspn(b, "?#");
 	return la == lb && !strncmp(a, b, la);
 }
 

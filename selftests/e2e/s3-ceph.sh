@@ -97,12 +97,40 @@ print(c.generate_presigned_url("get_object", Params={"Bucket": "$S3_BUCKET", "Ke
 EOF
 )
 	echo "presigned: ${url%%\?*}?..."
-	# no credentials at all: the URL carries its signature
+	local sig where
+	sig=$(sed -n 's/.*X-Amz-Signature=\([0-9a-f]*\).*/\1/p' <<<"$url")
+	[ ${#sig} -eq 64 ] || die "no signature in the presigned URL"
+	# no credentials at all: the URL carries its signature; "--origin -"
+	# keeps it out of the process list too
 	start_daemon
 	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
-		rcachectl create r4 --origin "$url" --cache $C0 --block-size 256K
+		rcachectl create r4 --origin - --cache $C0 --block-size 256K <<<"$url"
 	rangecheck /dev/mapper/r4 /data/obj 8 20 700000 6 direct
 	assert_eq "$(sha_dev /dev/mapper/r4 $SIZE)" "$SHA" "sha256 through a presigned URL"
+	# the signature is a credential: only the root-only file holds it
+	assert_eq "$(rcachectl table r4 | awk '{print $5}')" "${url%%\?*}#secret=r4" "origin in the table"
+	assert_eq "$(stat -c %a /run/rcache/secrets/r4)" 600 "mode of the kept query string"
+	for where in "dmsetup table" "dmsetup status" "rcachectl status r4" "rcachectl status r4 --json" \
+		"rcachectl table r4" "cat $LOGS/rcached.log" "dmesg"; do
+		if $where 2>&1 | grep -qF "$sig"; then
+			die "the signature shows in '$where'"
+		fi
+	done
+	# a restarted daemon reads the query string back
+	kill9_daemon
+	start_daemon
+	rcachectl invalidate r4
+	drop_caches
+	assert_eq "$(sha_dev /dev/mapper/r4 $SIZE)" "$SHA" "sha256 after a daemon restart"
+	rcachectl remove r4
+	[ ! -e /run/rcache/secrets/r4 ] || die "remove left the query string behind"
+	rcachectl inspect $C0 | grep -F "${url%%\?*}#secret=r4" >/dev/null || die "superblock origin"
+	if rcachectl inspect $C0 | grep -qF "$sig"; then die "the signature is on the cache device"; fi
+	# the same object under a new presigned URL (or given in argv) reuses the cache
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+		rcachectl create r4 --origin "$url" --cache $C0 --block-size 256K
+	assert_eq "$(sha_dev /dev/mapper/r4 $SIZE)" "$SHA" "sha256 re-created"
+	assert_eq "$(field r4 read_misses)" 0 "misses after re-create"
 	rcachectl remove r4
 }
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Unit tests of librcache's pure parts. */
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/aws.h"
+#include "lib/http.h"
+#include "lib/origin_secret.h"
 #include "lib/status.h"
 #include "lib/table.h"
 #include "lib/url.h"
@@ -155,6 +159,49 @@ static void aws_refresh_margin(void)
 	CHECK(rc_aws_refresh_in(&a, 1000) == 3600 - 300);
 }
 
+/* A presigned URL's query goes to a 0600 file; the table holds a reference. */
+static void origin_secret(void)
+{
+	const char *url = "https://h.example/b/obj?X-Amz-Credential=AK%2F1&X-Amz-Signature=5ec7e7";
+	char dir[] = "/tmp/rcache-secret-XXXXXX", path[256], ref[512], back[4400], shown[512];
+	struct rc_url u;
+	struct rc_err e;
+	struct stat st;
+	bool stashed;
+
+	CHECK(mkdtemp(dir) != NULL);
+	setenv("RCACHE_SECRETS_DIR", dir, 1);
+	CHECK(rc_secret_stash(url, "ds1", ref, sizeof(ref), &stashed, &e) == 0 && stashed);
+	CHECK_STR(ref, "https://h.example/b/obj#secret=ds1");
+	snprintf(path, sizeof(path), "%s/ds1", dir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(rc_url_parse(ref, &u, &e) == 0 && u.kind == RC_ORIGIN_HTTP);
+	CHECK(rc_http_object_url(ref, &u, NULL, back, sizeof(back), &e) == 0);
+	CHECK_STR(back, url);
+	/* what may be shown, and what names the same object */
+	CHECK_STR(rc_origin_shown(url, shown, sizeof(shown)), "https://h.example/b/obj?...");
+	CHECK(rc_origin_same_object(url, ref));
+	CHECK(!rc_origin_same_object(url, "https://h.example/b/other#secret=ds1"));
+	CHECK(!rc_origin_same_object("file:///a", "file:///b"));
+	/* no query: nothing kept; a bad name or fragment: refused */
+	CHECK(rc_secret_stash("https://h/p", "ds2", ref, sizeof(ref), &stashed, &e) == 0 && !stashed);
+	CHECK_STR(ref, "https://h/p");
+	CHECK(rc_secret_stash(url, "a:b", ref, sizeof(ref), &stashed, &e) < 0);
+	CHECK(rc_url_parse("https://h/p#frag", &u, &e) < 0);
+	CHECK(rc_url_parse("https://h/p#secret=../x", &u, &e) < 0);
+	/* a parse error never prints the signature */
+	CHECK(rc_url_parse("https://h/p?X-Amz-Signature=5ec7e7 x", &u, &e) < 0);
+	CHECK(strstr(e.msg, "5ec7e7") == NULL);
+	/* forgotten with the device: the reference then fails with the path */
+	rc_secret_forget("ds1");
+	CHECK(stat(path, &st) < 0);
+	CHECK(rc_http_object_url("https://h.example/b/obj#secret=ds1", &u, NULL, back, sizeof(back),
+				 &e) < 0);
+	CHECK(strstr(e.msg, path) != NULL);
+	rmdir(dir);
+	unsetenv("RCACHE_SECRETS_DIR");
+}
+
 int main(void)
 {
 	RUN("lib", url_file);
@@ -164,5 +211,6 @@ int main(void)
 	RUN("lib", status_line);
 	RUN("lib", layout_math);
 	RUN("lib", aws_refresh_margin);
+	RUN("lib", origin_secret);
 	UNIT_EXIT();
 }

@@ -10,6 +10,7 @@
 #include "device.h"
 #include "dm.h"
 #include "log.h"
+#include "origin_secret.h"
 #include "table.h"
 #include "util.h"
 
@@ -196,7 +197,7 @@ static void drift(struct rc_dm *dm, const struct rc_decl *d, char *out, size_t l
 	struct rc_dm_table t;
 	struct rc_table tab;
 	struct stat st;
-	char devt[32] = "";
+	char devt[32] = "", shown[RCACHE_MAX_ORIGIN_LEN + 8];
 
 	out[0] = '\0';
 	if (rc_dm_status(dm, d->name, true, &t, NULL, NULL))
@@ -208,8 +209,9 @@ static void drift(struct rc_dm *dm, const struct rc_decl *d, char *out, size_t l
 	rc_dm_table_free(&t);
 	if (!stat(d->cache, &st))
 		snprintf(devt, sizeof(devt), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
-	if (strcmp(tab.origin, d->origin))
-		snprintf(out, len, "its origin is %s, the config says %s", tab.origin, d->origin);
+	if (!rc_origin_same_object(tab.origin, d->origin))
+		snprintf(out, len, "its origin is %s, the config says %s", tab.origin,
+			 rc_origin_shown(d->origin, shown, sizeof(shown)));
 	else if (devt[0] && strcmp(devt, tab.cache_dev))
 		snprintf(out, len, "its cache device is %s, the config says %s (%s)",
 			 tab.cache_dev, d->cache, devt);
@@ -248,7 +250,7 @@ static int check_undeclared(const char *name, dev_t dev, void *arg)
 		rc_warn("%s: no longer in the config, but in use: kept", name);
 		return 0;
 	}
-	if (rc_dm_remove(u->dm, name, &err)) {
+	if (rc_device_remove(u->dm, name, &err)) {
 		r = add_result(u->res, name, RC_DECL_KEPT);
 		if (r)
 			snprintf(r->reason, sizeof(r->reason), "%s", err.msg);
@@ -277,6 +279,7 @@ int rc_decl_apply(const struct rc_decls *ds, const struct rc_ini *conf,
 		struct rc_dm_info info;
 		struct rc_decl_result *r;
 		struct rc_err e;
+		char shown[RCACHE_MAX_ORIGIN_LEN + 8];
 
 		if (d->error[0]) {
 			r = add_result(res, d->name, RC_DECL_FAILED);
@@ -328,7 +331,7 @@ int rc_decl_apply(const struct rc_decls *ds, const struct rc_ini *conf,
 			}
 			add_result(res, d->name, RC_DECL_CREATED);
 			rc_info("%s: created from the config (origin %s, cache %s)", d->name,
-				d->origin, d->cache);
+				rc_origin_shown(d->origin, shown, sizeof(shown)), d->cache);
 		}
 	}
 	u = (struct undeclared){ &dm, ds, res };

@@ -13,6 +13,7 @@
 
 #include "device.h"
 #include "origin.h"
+#include "origin_secret.h"
 #include "table.h"
 #include "util.h"
 
@@ -47,8 +48,43 @@ int rc_cache_dev_probe(const char *path, dev_t *dev, uint64_t *bytes,
 	return 0;
 }
 
+static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o,
+			  const char *origin, dev_t *devp, struct rc_err *err);
+
 int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 		     dev_t *devp, struct rc_err *err)
+{
+	uint64_t block = o->block_size ? o->block_size : RCACHE_DEFAULT_BLOCK_SECTORS * 512ULL;
+	char origin[RCACHE_MAX_ORIGIN_LEN + 1];
+	struct rc_dm_table cur = { 0 };
+	bool stashed;
+	int r;
+
+	if (!o->name || !*o->name || strlen(o->name) >= 128 || strchr(o->name, '/'))
+		return rc_errf(err, EINVAL, "invalid device name '%s'", o->name ? o->name : "");
+	if (block < RCACHE_MIN_BLOCK_SECTORS * 512ULL || block > RCACHE_MAX_BLOCK_SECTORS * 512ULL ||
+	    (block & (block - 1)))
+		return rc_errf(err, EINVAL,
+			       "block size %" PRIu64 ": must be a power of two from 4 KiB to 64 MiB",
+			       block);
+	/* keep a presigned URL's query out of the table: a file, referenced */
+	r = rc_dm_status(dm, o->name, false, &cur, NULL, err);
+	rc_dm_table_free(&cur);
+	if (!r || r == -ENODATA)
+		return rc_errf(err, EEXIST, "%s: a device of that name already exists", o->name);
+	if (r != -ENXIO)
+		return r;
+	r = rc_secret_stash(o->origin, o->name, origin, sizeof(origin), &stashed, err);
+	if (r)
+		return r;
+	r = create_stashed(dm, o, origin, devp, err);
+	if (r && stashed)
+		rc_secret_forget(o->name);
+	return r;
+}
+
+static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o,
+			  const char *origin, dev_t *devp, struct rc_err *err)
 {
 	struct rc_origin_info info;
 	struct rc_table t;
@@ -60,14 +96,7 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	dev_t cache_dev, dev;
 	int r;
 
-	if (!o->name || !*o->name || strlen(o->name) >= 128 || strchr(o->name, '/'))
-		return rc_errf(err, EINVAL, "invalid device name '%s'", o->name ? o->name : "");
-	if (block < RCACHE_MIN_BLOCK_SECTORS * 512ULL || block > RCACHE_MAX_BLOCK_SECTORS * 512ULL ||
-	    (block & (block - 1)))
-		return rc_errf(err, EINVAL,
-			       "block size %" PRIu64 ": must be a power of two from 4 KiB to 64 MiB",
-			       block);
-	r = rc_origin_probe(o->origin, o->conf, &info, err);
+	r = rc_origin_probe(origin, o->conf, &info, err);
 	if (r)
 		return r;
 	r = rc_cache_dev_probe(o->cache, &cache_dev, &cache_bytes, &lbs, err);
@@ -87,7 +116,7 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 
 	memset(&t, 0, sizeof(t));
 	snprintf(t.cache_dev, sizeof(t.cache_dev), "%u:%u", major(cache_dev), minor(cache_dev));
-	snprintf(t.origin, sizeof(t.origin), "%s", o->origin);
+	snprintf(t.origin, sizeof(t.origin), "%s", origin);
 	snprintf(t.identity, sizeof(t.identity), "%s", info.identity);
 	t.block_sectors = block / 512;
 	t.daemon_timeout = o->daemon_timeout;
@@ -122,4 +151,13 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	if (devp)
 		*devp = dev;
 	return 0;
+}
+
+int rc_device_remove(struct rc_dm *dm, const char *name, struct rc_err *err)
+{
+	int r = rc_dm_remove(dm, name, err);
+
+	if (!r)
+		rc_secret_forget(name);
+	return r;
 }

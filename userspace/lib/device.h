@@ -32,6 +32,9 @@ struct rc_create_opts {
 int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 		     dev_t *dev, struct rc_err *err);
 
+/* Removes the device and what create kept for it (an origin's query). */
+int rc_device_remove(struct rc_dm *dm, const char *name, struct rc_err *err);
+
 /* Size and logical block size of a block device that nobody holds. */
 int rc_cache_dev_probe(const char *path, dev_t *dev, uint64_t *bytes,
 		       unsigned int *lbs, struct rc_err *err);

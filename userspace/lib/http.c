@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "origin_secret.h"
 
 void rc_http_resp_reset(struct rc_http_resp *r)
 {
@@ -103,8 +104,7 @@ int rc_http_object_url(const char *origin, const struct rc_url *u, const struct 
 			return rc_errf(err, ENAMETOOLONG, "origin %s: URL too long", origin);
 		return 0;
 	}
-	snprintf(out, outlen, "%s", origin);
-	return 0;
+	return rc_secret_resolve(origin, out, outlen, err);
 }
 
 int rc_http_setup(void *curl_handle, const char *url, const struct rc_aws *aws, uint64_t first,

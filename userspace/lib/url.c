@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "origin_secret.h"
 #include "url.h"
 #include "../../uapi/linux/dm-rcache.h"
 
@@ -44,11 +45,14 @@ static int percent_decode(const char *in, char *out, size_t outlen)
 
 int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 {
-	const char *p;
+	const char *p, *shown;
+	char shown_buf[RCACHE_MAX_ORIGIN_LEN + 8];
 
 	memset(out, 0, sizeof(*out));
 	if (!url || !*url)
 		return rc_errf(err, EINVAL, "origin URL is empty");
+	/* a presigned URL's query string is a credential: errors leave it out */
+	shown = rc_origin_shown(url, shown_buf, sizeof(shown_buf));
 	if (strlen(url) > RCACHE_MAX_ORIGIN_LEN)
 		return rc_errf(err, EINVAL, "origin URL is longer than %d bytes",
 			       RCACHE_MAX_ORIGIN_LEN);
@@ -56,20 +60,20 @@ int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~')
 			return rc_errf(err, EINVAL,
 				       "origin URL %s: contains a space or non-ASCII byte (encode it as %%XX)",
-				       url);
+				       shown);
 
 	if (!strncmp(url, "file://", 7)) {
 		p = url + 7;
 		if (p[0] != '/')
 			return rc_errf(err, EINVAL,
 				       "origin URL %s: file:// needs an absolute path (file:///dir/image)",
-				       url);
+				       shown);
 		if (percent_decode(p, out->path, sizeof(out->path)))
 			return rc_errf(err, EINVAL, "origin URL %s: bad %%-escape or path too long",
-				       url);
+				       shown);
 		if (out->path[1] == '\0' || out->path[strlen(out->path) - 1] == '/')
 			return rc_errf(err, EINVAL, "origin URL %s: names a directory, not an image file",
-				       url);
+				       shown);
 		out->kind = RC_ORIGIN_FILE;
 		return 0;
 	}
@@ -82,31 +86,37 @@ int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 		blen = slash ? (size_t)(slash - p) : strlen(p);
 		if (blen < 3 || blen > 63)
 			return rc_errf(err, EINVAL,
-				       "origin URL %s: bucket name must be 3 to 63 characters", url);
+				       "origin URL %s: bucket name must be 3 to 63 characters", shown);
 		for (size_t i = 0; i < blen; i++)
 			if (!islower((unsigned char)p[i]) && !isdigit((unsigned char)p[i]) &&
 			    p[i] != '-' && p[i] != '.')
 				return rc_errf(err, EINVAL,
 					       "origin URL %s: bucket names use a-z, 0-9, '-' and '.'",
-					       url);
+					       shown);
 		if (!slash || !slash[1])
 			return rc_errf(err, EINVAL, "origin URL %s: no object key (s3://bucket/key)",
-				       url);
+				       shown);
 		memcpy(out->bucket, p, blen);
 		out->bucket[blen] = '\0';
 		if (percent_decode(slash + 1, out->key, sizeof(out->key)))
-			return rc_errf(err, EINVAL, "origin URL %s: bad %%-escape or key too long", url);
+			return rc_errf(err, EINVAL, "origin URL %s: bad %%-escape or key too long", shown);
 		out->kind = RC_ORIGIN_S3;
 		return 0;
 	}
 	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) {
 		p = strstr(url, "://") + 3;
 		if (!*p || *p == '/' || !strchr(p, '/'))
-			return rc_errf(err, EINVAL, "origin URL %s: expected http(s)://host/path", url);
+			return rc_errf(err, EINVAL, "origin URL %s: expected http(s)://host/path", shown);
+		p = strchr(p, '#');
+		if (p && (strncmp(p, RC_SECRET_REF, strlen(RC_SECRET_REF)) ||
+			  !rc_secret_name_ok(p + strlen(RC_SECRET_REF))))
+			return rc_errf(err, EINVAL,
+				       "origin URL %s: the only fragment it may carry is %sNAME (A-Z a-z 0-9 . _ -)",
+				       shown, RC_SECRET_REF);
 		out->kind = RC_ORIGIN_HTTP;
 		return 0;
 	}
 	return rc_errf(err, EINVAL,
 		       "origin URL %s: unsupported scheme (expected file:///path, s3://bucket/key or https://host/path)",
-		       url);
+		       shown);
 }

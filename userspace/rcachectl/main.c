@@ -30,7 +30,8 @@ static void usage(FILE *f)
 		"              [--daemon-timeout SECONDS] [--fail-fast] [--config FILE]\n"
 		"              [--reset] [--commit-interval MS] [--no-prefetch]\n"
 		"              [--prefetch-window BLOCKS] [--prefetch-budget FETCHES]\n"
-		"      Make /dev/mapper/NAME show the origin, cached on DEV.\n"
+		"      Make /dev/mapper/NAME show the origin, cached on DEV\n"
+		"      (--origin -: read the URL from stdin).\n"
 		"  remove NAME          Remove the device (it must not be open).\n"
 		"  list                 List rcache devices.\n"
 		"  status [NAME] [--json]\n"
@@ -70,6 +71,7 @@ static int open_dm(struct rc_dm *dm)
 
 static int cmd_create(int argc, char **argv)
 {
+	static char origin_line[RCACHE_MAX_ORIGIN_LEN + 2];
 	static const struct option opts[] = {
 		{ "origin", required_argument, NULL, 'o' },
 		{ "cache", required_argument, NULL, 'c' },
@@ -155,6 +157,20 @@ static int cmd_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	o.name = argv[optind];
+	/* "--origin -": one line from stdin keeps a signature out of argv */
+	if (!strcmp(o.origin, "-")) {
+		size_t len = 0;
+
+		if (fgets(origin_line, sizeof(origin_line), stdin))
+			len = strcspn(origin_line, "\r\n");
+		if (!len || (!origin_line[len] && !feof(stdin))) {
+			rc_err("--origin -: expected one URL of at most %d bytes on standard input",
+			       RCACHE_MAX_ORIGIN_LEN);
+			return EXIT_USAGE;
+		}
+		origin_line[len] = '\0';
+		o.origin = origin_line;
+	}
 	/* the target must be there: load dm-rcache as modprobe would */
 	if (rc_kmod_load(NULL, 0, &err) < 0)
 		return fail(&err);
@@ -190,7 +206,7 @@ static int cmd_remove(int argc, char **argv)
 		return 1;
 	r = rc_status_get(&dm, argv[1], &st, &err);
 	if (!r)
-		r = rc_dm_remove(&dm, argv[1], &err);
+		r = rc_device_remove(&dm, argv[1], &err);
 	rc_dm_close(&dm);
 	return r ? fail(&err) : 0;
 }
