@@ -1134,7 +1134,7 @@ static int rcache_invalidate(struct rcache *rc, const char *range)
 	return 0;
 }
 
-/* "warmup <begin>-<end> [<MB/s>]" (sectors) and "warmup stop" */
+/* "warmup <begin>-<end> [<MB/s>]" (sectors; 10^6 bytes/s) and "warmup stop" */
 static int rcache_warmup_msg(struct rcache *rc, unsigned int argc, char **argv)
 {
 	u64 begin, end, rate = 0;
@@ -1150,7 +1150,7 @@ static int rcache_warmup_msg(struct rcache *rc, unsigned int argc, char **argv)
 		return -EINVAL;
 	}
 	return rcache_warmup_add(rc, begin >> rc->block_shift,
-				 DIV_ROUND_UP_ULL(end, rc->block_sectors), rate << 20);
+				 DIV_ROUND_UP_ULL(end, rc->block_sectors), rate * 1000000);
 }
 
 /* "prefetch on|off", "prefetch_window <blocks>", "prefetch_budget <n>" */

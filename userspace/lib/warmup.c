@@ -24,7 +24,7 @@ static int warm_msg(struct rc_dm *dm, const struct rc_warmup_opts *o, uint64_t f
 	if (o->rate)
 		snprintf(msg, sizeof(msg), "warmup %" PRIu64 "-%" PRIu64 " %" PRIu64,
 			 first_block * block_sectors, end_block * block_sectors,
-			 (o->rate + (1 << 20) - 1) >> 20);
+			 (o->rate + 999999) / 1000000);
 	else
 		snprintf(msg, sizeof(msg), "warmup %" PRIu64 "-%" PRIu64,
 			 first_block * block_sectors, end_block * block_sectors);

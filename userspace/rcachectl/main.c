@@ -464,7 +464,7 @@ static int cmd_warmup(int argc, char **argv)
 				rc_err("--rate %s: expected MB/s, 1 to 1000000", optarg);
 				return EXIT_USAGE;
 			}
-			o.rate = v << 20;
+			o.rate = v * 1000000;
 			break;
 		case 'w':
 			o.wait = true;
