@@ -369,8 +369,9 @@ int rcache_md_commit(struct rcache *rc)
 	release = kvmalloc_array(max(nr_release, 1U), sizeof(*release), GFP_NOIO);
 	entries = kmalloc_array(RCACHE_MD_ENTRIES_PER_PAGE, sizeof(*entries), GFP_NOIO);
 	if (!pages || !buf || !release || !entries) {
+		/* nothing taken from the dirty state yet: the next commit retries */
 		r = -ENOMEM;
-		goto out;
+		goto free_bufs;
 	}
 	seq = md->seq++;
 	spin_lock(&rc->lock);
@@ -448,6 +449,7 @@ out:
 				 "metadata write to the cache device failed");
 		queue_work(rc->wq, &rc->worker);	/* fails the fetches waiting for slots */
 	}
+free_bufs:
 	kvfree(pages);
 	vfree(buf);
 	kvfree(release);
