@@ -35,6 +35,7 @@ static const struct uint_key daemon_keys[] = {
 	U32("stop_grace_ms", stop_grace_ms, 0, 600000),
 	U32("http_parallel", http_parallel, 1, 256),
 	SIZE("coalesce", coalesce_bytes, 4096, 1ULL << 30),
+	SIZE("coalesce_min", coalesce_min_bytes, 4096, 1ULL << 30),
 	U32("http_retries", http_retries, 0, 100),
 	U32("http_backoff_ms", http_backoff_ms, 0, 600000),
 	U32("http_backoff_max_ms", http_backoff_max_ms, 0, 3600000),

@@ -36,6 +36,7 @@ void rcd_config_defaults(struct rcd_config *cfg)
 	cfg->max_buffer_bytes = 512ULL << 20;
 	cfg->stop_grace_ms = 10000;
 	cfg->coalesce_bytes = 8ULL << 20;
+	cfg->coalesce_min_bytes = RCD_MIN_COALESCE;
 	cfg->http_parallel = 16;
 	cfg->http_retries = 8;
 	cfg->http_backoff_ms = 100;
@@ -350,14 +351,14 @@ static void fill_start(struct rcd *d, struct rcd_fill *f)
 
 /*
  * How big a coalesced read of @dev may grow: the waiting bytes spread over
- * @spread reads, at least RCD_MIN_COALESCE, at most coalesce_bytes.
+ * @spread reads, at least coalesce_min_bytes, at most coalesce_bytes.
  */
 static uint64_t coalesce_limit(struct rcd *d, struct rcd_device *dev, unsigned int spread)
 {
 	uint64_t limit = (dev->pending_bytes + spread - 1) / spread;
 
-	if (limit < RCD_MIN_COALESCE)
-		limit = RCD_MIN_COALESCE;
+	if (limit < d->cfg.coalesce_min_bytes)
+		limit = d->cfg.coalesce_min_bytes;
 	return limit < d->cfg.coalesce_bytes ? limit : d->cfg.coalesce_bytes;
 }
 

@@ -21,6 +21,7 @@ struct rcd_config {
 	unsigned int stop_grace_ms;	/* SIGTERM: wait this long for fills */
 	/* HTTP/S3 origins */
 	uint64_t coalesce_bytes;	/* largest origin read adjacent fills merge into */
+	uint64_t coalesce_min_bytes;	/* smallest, when that much waits */
 	unsigned int http_parallel;	/* range GETs in flight */
 	unsigned int http_retries;	/* attempts after the first */
 	unsigned int http_backoff_ms;	/* first retry delay (full jitter) */
