@@ -10,9 +10,10 @@
  * ahead of where the stream expects the next block.  A stream counts as
  * sequential after RCACHE_STREAM_DETECT accesses in order, so random reads
  * never prefetch.  Its window starts at RCACHE_WINDOW_START blocks and, like
- * readahead, doubles each time the reader gets into the prefetched part, up
- * to the device's maximum; the next window is asked for when the reader
- * has used half of the current one, so fetching stays ahead of reading.
+ * readahead, grows each time the reader gets into the prefetched part (four
+ * times while that fits, then twice), up to the device's maximum; the next
+ * window is asked for when the reader has used half of the current one, so
+ * fetching stays ahead of reading.
  * A reader that does not catch up gets no more prefetch.
  */
 #include <linux/jiffies.h>
@@ -85,8 +86,13 @@ bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long n
 		/* not yet half way through the prefetched part: nothing to ask */
 		return false;
 	} else if (s->ahead > block && s->window < st->max_window) {
-		/* the reader reached what was prefetched for it: widen the window */
-		s->window = min(s->window * 2, st->max_window);
+		/*
+		 * The reader reached what was prefetched for it: widen the window,
+		 * fourfold while that stays within the maximum (an origin with a
+		 * long time to first byte is slow to ramp up by doubling alone)
+		 */
+		s->window = s->window * 4 <= st->max_window ? s->window * 4 :
+			    min(s->window * 2, st->max_window);
 	}
 	end = min(s->next + s->window, nr_blocks);
 	if (end <= max(s->ahead, s->next))

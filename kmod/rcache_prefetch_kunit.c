@@ -57,6 +57,30 @@ static void rcache_prefetch_window_ramps(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, total, ahead - 3);
 }
 
+/* The window grows fourfold while that fits the maximum, then doubles. */
+static void rcache_prefetch_window_steps(struct kunit *test)
+{
+	struct rcache_streams st;
+	u32 seen[8], n = 0;
+	u64 b;
+
+	rcache_streams_init(&st, 32);
+	for (b = 0; b < 200 && n < ARRAY_SIZE(seen); b++) {
+		feed(&st, b, 1000, NULL);
+		if (st.s[0].detected && (!n || seen[n - 1] != st.s[0].window))
+			seen[n++] = st.s[0].window;
+	}
+	KUNIT_ASSERT_EQ(test, n, 3U);
+	KUNIT_EXPECT_EQ(test, seen[0], 4U);
+	KUNIT_EXPECT_EQ(test, seen[1], 16U);
+	KUNIT_EXPECT_EQ(test, seen[2], 32U);
+	/* a maximum that is not a power of four: 4, 16, then capped at 48 */
+	rcache_streams_init(&st, 48);
+	for (b = 0; b < 200; b++)
+		feed(&st, b, 1000, NULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 48U);
+}
+
 /* What the budget cut off is asked for again, not skipped. */
 static void rcache_prefetch_unissued_asked_again(struct kunit *test)
 {
@@ -141,6 +165,7 @@ static void rcache_prefetch_idle_and_max(struct kunit *test)
 static struct kunit_case rcache_prefetch_cases[] = {
 	KUNIT_CASE(rcache_prefetch_detects_after_three),
 	KUNIT_CASE(rcache_prefetch_window_ramps),
+	KUNIT_CASE(rcache_prefetch_window_steps),
 	KUNIT_CASE(rcache_prefetch_unissued_asked_again),
 	KUNIT_CASE(rcache_prefetch_random_never),
 	KUNIT_CASE(rcache_prefetch_interleaved_streams),
