@@ -48,7 +48,7 @@ int rc_cache_dev_probe(const char *path, dev_t *dev, uint64_t *bytes,
 	return 0;
 }
 
-static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o,
+static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o, uint64_t block,
 			  const char *origin, dev_t *devp, struct rc_err *err);
 
 int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
@@ -77,19 +77,19 @@ int rc_device_create(struct rc_dm *dm, const struct rc_create_opts *o,
 	r = rc_secret_stash(o->origin, o->name, origin, sizeof(origin), &stashed, err);
 	if (r)
 		return r;
-	r = create_stashed(dm, o, origin, devp, err);
+	r = create_stashed(dm, o, block, origin, devp, err);
 	if (r && stashed)
 		rc_secret_forget(o->name);
 	return r;
 }
 
-static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o,
+/* The rest of create, with the origin as the table will hold it. */
+static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o, uint64_t block,
 			  const char *origin, dev_t *devp, struct rc_err *err)
 {
 	struct rc_origin_info info;
 	struct rc_table t;
 	struct rc_dm_table dt;
-	uint64_t block = o->block_size ? o->block_size : RCACHE_DEFAULT_BLOCK_SECTORS * 512ULL;
 	uint64_t cache_bytes, nr_blocks, need, len;
 	unsigned int lbs;
 	char uuid[160], a[32], b[32], c[32], d[32];

@@ -8,11 +8,7 @@
 #include <unistd.h>
 
 #include "origin_secret.h"
-
-static bool is_http(const char *origin)
-{
-	return !strncmp(origin, "http://", 7) || !strncmp(origin, "https://", 8);
-}
+#include "url.h"
 
 static const char *secret_dir(void)
 {
@@ -61,7 +57,7 @@ static int make_dirs(const char *dir)
 int rc_secret_stash(const char *origin, const char *name, char *out, size_t outlen,
 		    bool *stashed, struct rc_err *err)
 {
-	const char *q = is_http(origin) ? strchr(origin, '?') : NULL;
+	const char *q = rc_origin_is_http(origin) ? strchr(origin, '?') : NULL;
 	char path[4096], tmp[4200];
 	size_t base, qlen;
 	int fd, r;
@@ -107,7 +103,7 @@ int rc_secret_stash(const char *origin, const char *name, char *out, size_t outl
 
 int rc_secret_resolve(const char *origin, char *out, size_t outlen, struct rc_err *err)
 {
-	const char *ref = is_http(origin) ? strstr(origin, RC_SECRET_REF) : NULL;
+	const char *ref = rc_origin_is_http(origin) ? strstr(origin, RC_SECRET_REF) : NULL;
 	const char *name;
 	char path[4096];
 	size_t base, n;
@@ -161,7 +157,7 @@ void rc_secret_forget(const char *name)
 
 const char *rc_origin_shown(const char *origin, char *buf, size_t len)
 {
-	const char *q = is_http(origin) ? strchr(origin, '?') : NULL;
+	const char *q = rc_origin_is_http(origin) ? strchr(origin, '?') : NULL;
 
 	if (!q)
 		return origin;
@@ -173,7 +169,7 @@ bool rc_origin_same_object(const char *a, const char *b)
 {
 	size_t la, lb;
 
-	if (!is_http(a) || !is_http(b))
+	if (!rc_origin_is_http(a) || !rc_origin_is_http(b))
 		return !strcmp(a, b);
 	la = strcspn(a, "?#");
 	lb = strcspn(b, "?#");

@@ -103,7 +103,7 @@ int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 		out->kind = RC_ORIGIN_S3;
 		return 0;
 	}
-	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) {
+	if (rc_origin_is_http(url)) {
 		p = strstr(url, "://") + 3;
 		if (!*p || *p == '/' || !strchr(p, '/'))
 			return rc_errf(err, EINVAL, "origin URL %s: expected http(s)://host/path", shown);

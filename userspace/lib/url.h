@@ -12,6 +12,7 @@
 #define RCACHE_URL_H
 
 #include <limits.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -27,6 +28,12 @@ struct rc_url {
 	char bucket[64];	/* s3 */
 	char key[1025];		/* s3: decoded object key */
 };
+
+/* An http:// or https:// URL (not yet parsed). */
+static inline int rc_origin_is_http(const char *url)
+{
+	return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+}
 
 /* True for the kinds fetched over HTTP (s3 and http/https). */
 static inline int rc_url_is_http(const struct rc_url *u)
