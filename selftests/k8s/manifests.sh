@@ -5,6 +5,8 @@
 # object validates against the Kubernetes schemas (npm kubernetes-models),
 # the ConfigMap's rcached.conf reads as rcached reads it (confcheck), and
 # check_manifests.py finds what issue 7 asks of the DaemonSet and the Job.
+# The schema check is strict (validate.js: unknown fields fail), and the
+# broken manifests in broken/ must fail it.
 #
 #   manifests.sh install   npm ci the validators into build/k8s-node (needs
 #                          the npm registry; deps.sh runs it)
@@ -78,6 +80,29 @@ else
 			pass "schema-$name"
 		else
 			fail "schema-$name" "$(grep -m 2 FAIL "$out/schema-$name.log" | tr '\n' ' ')"
+		fi
+	done
+	# negative controls: broken/ holds manifests with one kind of mistake
+	# each (a misspelled field at the top, deep in a list, through a
+	# kustomize patch; wrong types); each must fail, for the reason its
+	# "# expect: REGEX" line gives
+	for b in "$here"/broken/*.yaml "$here"/broken/*/kustomization.yaml; do
+		name=$(basename "$b" .yaml)
+		f=$b
+		if [ "$name" = kustomization ]; then
+			name=$(basename "$(dirname "$b")")
+			f=$out/broken-$name.yaml
+			kubectl kustomize "$(dirname "$b")" >"$f" 2>/dev/null ||
+				{ fail "rejects-$name" "does not render"; continue; }
+		fi
+		expect=$(sed -n 's/^# expect: //p' "$b")
+		if NODE_PATH=$node_dir/node_modules node "$here/validate.js" "$f" \
+			>"$out/broken-$name.log" 2>&1; then
+			fail "rejects-$name" "validate.js accepted $b"
+		elif [ -z "$expect" ] || ! grep -qE "^FAIL .*$expect" "$out/broken-$name.log"; then
+			fail "rejects-$name" "rejected, but not for '$expect': $(grep -m 1 FAIL "$out/broken-$name.log")"
+		else
+			pass "rejects-$name"
 		fi
 	done
 fi
