@@ -125,7 +125,7 @@ def main():
                               stdout=log, stderr=subprocess.STDOUT)
     clients = []
     try:
-        run(dpdir, report, kubelet, plugin, longname, clients)
+        run(dpdir, report, kubelet, plugin, longname, clients, conf)
     finally:
         for c in clients:
             c.close()
@@ -147,7 +147,7 @@ def main():
         sys.stdout.write(open(os.path.join(WORK, "plugin.log")).read()[-3000:])
 
 
-def run(dpdir, report, kubelet, plugin, longname, clients):
+def run(dpdir, report, kubelet, plugin, longname, clients, conf):
     regs = kubelet.wait_registrations(3, 10)
     names = sorted(r["resource_name"] for r in regs)
     result("registers-each-device", names == sorted(["rcache.io/ds0", "rcache.io/nonuma",
@@ -244,6 +244,8 @@ def run(dpdir, report, kubelet, plugin, longname, clients):
     report.write()
     c.wait_frame(lambda f: all(d["health"] == "Healthy" for d in f), 5)
 
+    pushes_every_change(c, report, conf, longname)
+
     # followed at run time: a new device, a removed one
     report.set([dev("ds0"), dev("nonuma", numa=-1, gpus=0), dev(longname, numa=1),
                 dev("ds2", numa=1)])
@@ -280,6 +282,144 @@ def run(dpdir, report, kubelet, plugin, longname, clients):
     result("still-running", plugin.poll() is None, "the plugin exited")
 
 
+def pushes_every_change(c, report, conf, longname):
+    """ListAndWatch sends a new frame for each change of the device list:
+    the replica count (from rcached's report, and from a config reload),
+    the NUMA node, and health.  Each time the very next frame must show
+    the change: no change is lost, and nothing unchanged is re-sent."""
+    others = [dev("nonuma", numa=-1, gpus=0), dev(longname, numa=1)]
+    plain = "[plugin]\nreplicas = 8\n\n[device nonuma]\nreplicas = 3\n"
+
+    def step(name, change, want, why):
+        change()
+        f = c.next_frame(5)
+        result("pushes-" + name, isinstance(f, list) and want(f),
+               "%s; the next frame: %s" % (why, f))
+
+    def write_conf(text):
+        with open(conf + ".tmp", "w") as fh:
+            fh.write(text)
+        os.rename(conf + ".tmp", conf)
+
+    def ids(f):
+        return sorted(d["id"] for d in f)
+
+    step("replicas-from-report", lambda: report.set([dev("ds0", replicas=4)] + others),
+         lambda f: ids(f) == ["ds0-%d" % i for i in range(4)],
+         "the report says replicas 4")
+    step("replicas-on-config-reload",
+         lambda: write_conf(plain + "\n[device ds0]\nreplicas = 5\n"),
+         lambda f: ids(f) == ["ds0-%d" % i for i in range(5)],
+         "[device ds0] replicas = 5 added to --config")
+    step("replicas-config-removed", lambda: write_conf(plain),
+         lambda f: ids(f) == ["ds0-%d" % i for i in range(4)],
+         "the section removed: the report's 4 again")
+    step("replicas-default", lambda: report.set([dev("ds0")] + others),
+         lambda f: len(f) == 8, "no replicas anywhere: 8")
+    step("numa-node-change", lambda: report.set([dev("ds0", numa=1)] + others),
+         lambda f: len(f) == 8 and all(d["numa"] == [1] for d in f),
+         "the cache device moved to NUMA node 1")
+    step("numa-node-unknown", lambda: report.set([dev("ds0", numa=-1)] + others),
+         lambda f: len(f) == 8 and all(d["numa"] is None for d in f),
+         "NUMA node unknown: no TopologyInfo")
+    step("numa-node-known-again", lambda: report.set([dev("ds0", numa=0)] + others),
+         lambda f: all(d["numa"] == [0] for d in f), "back on node 0")
+    step("health-change",
+         lambda: report.set([dev("ds0", health="unhealthy", mode="stale")] + others),
+         lambda f: len(f) == 8 and all(d["health"] == "Unhealthy" for d in f), "stale")
+    step("health-recovers", lambda: report.set([dev("ds0")] + others),
+         lambda f: len(f) == 8 and all(d["health"] == "Healthy" for d in f), "ready again")
+    # nothing changed: rcached rewrites its report (every 0.5 s here), no frame
+    f = c.next_frame(2)
+    result("no-frame-without-a-change", f == "timeout", "got %s" % f)
+
+
+def numa_preference():
+    """One dataset on two cache devices, one per NUMA node ([device] key
+    resource): one resource, each device's replicas on its own NUMA node,
+    and GetPreferredAllocation choosing the device on the GPUs' node."""
+    dpdir = sockdir("device-plugins-numa")
+    report = Report(os.path.join(WORK, "devices-numa.json"))
+    # img-n0 on node 0 (no GPU there), img-n1 on node 1 (two GPUs)
+    report.set([dev("img-n0", numa=0, gpus=0, resource="img"),
+                dev("img-n1", numa=1, gpus=2, resource="img"),
+                dev("solo", numa=0, gpus=0)])
+    report.thread.start()
+    kubelet = FakeKubelet(dpdir)
+    kubelet.start()
+    log = open(os.path.join(WORK, "plugin-numa.log"), "w")
+    plugin = subprocess.Popen([PLUGIN, "--device-plugin-dir", dpdir, "--report", report.path,
+                               "--config", "/nonexistent"],
+                              stdout=log, stderr=subprocess.STDOUT)
+    c = None
+    try:
+        regs = kubelet.wait_registrations(2, 10) + kubelet.wait_registrations(1, 1)
+        names = sorted(r["resource_name"] for r in regs)
+        result("resource-of-several-devices-registers-once",
+               names == ["rcache.io/img", "rcache.io/solo"], "registered: %s" % names)
+        ep = {r["resource_name"]: r["endpoint"] for r in regs}
+        c = PluginClient(dpdir, ep.get("rcache.io/img", "x"))
+        c.watch()
+        f = c.next_frame(5)
+        want = sorted([{"id": "img-n0-%d" % i, "health": "Healthy", "numa": [0]}
+                       for i in range(8)] +
+                      [{"id": "img-n1-%d" % i, "health": "Healthy", "numa": [1]}
+                       for i in range(8)], key=lambda d: d["id"])
+        result("each-device-on-its-numa-node",
+               isinstance(f, list) and sorted(f, key=lambda d: d["id"]) == want,
+               "got %s" % f)
+        n0 = ["img-n0-%d" % i for i in range(8)]
+        n1 = ["img-n1-%d" % i for i in range(8)]
+        # node 0's replicas listed first, and lower in every tie-break: the
+        # GPUs' node wins all the same
+        p = c.preferred(n0 + n1, [], 1)
+        result("preferred-on-the-gpus-numa-node", p == [["img-n1-0"]],
+               "got %s (img-n1 sits on the NUMA node with the GPUs)" % p)
+        p = c.preferred(n0 + n1, [], 2)
+        result("preferred-keeps-a-container-on-one-device",
+               p == [["img-n1-0", "img-n1-1"]], "got %s" % p)
+        # the kubelet (Topology Manager) already picked node 0's device: stay
+        p = c.preferred(n0 + n1, ["img-n0-3"], 2)
+        result("preferred-follows-must-include", p == [["img-n0-3", "img-n0-0"]],
+               "got %s" % p)
+        # only node 0's replicas left (the others Unhealthy or used up)
+        p = c.preferred(n0, [], 1)
+        result("preferred-falls-back-to-other-nodes", p == [["img-n0-0"]], "got %s" % p)
+        a = c.allocate([["img-n1-0"], ["img-n0-1", "img-n1-2", "img-n1-3"]])
+        spec = {"container_path": "/dev/rcache/img", "permissions": "r"}
+        envs = {"RCACHE_DATASET": "img", "RCACHE_DEVICE": "/dev/rcache/img"}
+        result("allocate-gives-the-chosen-device",
+               len(a) == 2 and all(x["envs"] == envs for x in a) and
+               a[0]["devices"] == [dict(spec, host_path="/dev/mapper/img-n1")] and
+               a[1]["devices"] == [dict(spec, host_path="/dev/mapper/img-n1")],
+               "got %s (the device most of a container's IDs name)" % a)
+        # handed out: img-n1-0 (x1), -2, -3; least used of node 1 first
+        p = c.preferred(n0 + n1, [], 1)
+        result("preferred-spreads-over-replicas", p == [["img-n1-1"]], "got %s" % p)
+        # the GPUs' node device fails: its replicas Unhealthy, the rest not
+        report.set([dev("img-n0", numa=0, gpus=0, resource="img"),
+                    dev("img-n1", numa=1, gpus=2, resource="img", health="unhealthy",
+                        mode="failed"), dev("solo", numa=0, gpus=0)])
+        f = c.next_frame(5)
+        result("health-per-device",
+               isinstance(f, list) and len(f) == 16 and
+               all(d["health"] == ("Unhealthy" if d["id"].startswith("img-n1") else "Healthy")
+                   for d in f), "got %s" % f)
+        # a copy leaves the config: its replicas go, the resource stays
+        report.set([dev("img-n0", numa=0, gpus=0, resource="img"), dev("solo", numa=0, gpus=0)])
+        f = c.next_frame(5)
+        result("device-leaves-its-resource",
+               isinstance(f, list) and sorted(d["id"] for d in f) == n0, "got %s" % f)
+    finally:
+        if c:
+            c.close()
+        plugin.terminate()
+        plugin.wait(timeout=10)
+        kubelet.stop()
+        report.stop = True
+        log.close()
+
+
 def poll_fallback():
     """Without inotify, polling alone finds a recreated kubelet.sock in time."""
     dpdir = sockdir("device-plugins-poll")
@@ -312,5 +452,6 @@ def poll_fallback():
 
 if __name__ == "__main__":
     main()
+    numa_preference()
     poll_fallback()
     sys.exit(1 if failed else 0)

@@ -362,13 +362,71 @@ static void nfd_labels(void)
 	memset(longname, 'x', 60);
 	longname[60] = '\0';
 	fake_status(&st[3], longname, 40, 40);
-	rc_nfd_write(f, &s, 99);
+	rc_nfd_write(f, &s, 99, NULL);
 	fclose(f);
 	CHECK(has_line(buf, "rcache.io/dataset.cold=ready"));
 	CHECK(has_line(buf, "rcache.io/dataset.warm=warm"));
 	CHECK(strstr(buf, "gone") == NULL);	/* unhealthy: no label */
 	CHECK(strstr(buf, "xxxxxxxxxx") == NULL);	/* would be a label over 63 */
 	free(buf);
+}
+
+/* rcached made @st from a [device] section */
+static void owned(struct rc_status *st)
+{
+	rc_decl_uuid(st->name, st->uuid, sizeof(st->uuid));
+}
+
+static char *nfd_text(struct rc_status *st, int n, const struct rc_decls *ds)
+{
+	struct rc_snapshot s = { st, n };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	rc_nfd_write(f, &s, 99, ds);
+	fclose(f);
+	return buf;
+}
+
+/* copies of one dataset (resource = img): one label, warm only when each is */
+static void nfd_labels_per_resource(void)
+{
+	struct rc_decl d[3] = { { .name = "img-n0", .resource = "img" },
+				{ .name = "img-n1", .resource = "img" },
+				{ .name = "solo" } };
+	struct rc_decls ds = { d, 3 };
+	struct rc_status st[4];
+	char *t;
+
+	fake_status(&st[0], "img-n0", 40, 40);
+	fake_status(&st[1], "img-n1", 10, 40);
+	fake_status(&st[2], "solo", 40, 40);
+	fake_status(&st[3], "img-hand", 40, 40);	/* not made by rcached: its own */
+	owned(&st[0]);
+	owned(&st[1]);
+	owned(&st[2]);
+	t = nfd_text(st, 4, &ds);
+	CHECK(has_line(t, "rcache.io/dataset.img=ready"));
+	CHECK(has_line(t, "rcache.io/dataset.solo=warm"));
+	CHECK(has_line(t, "rcache.io/dataset.img-hand=warm"));
+	CHECK(strstr(t, "img-n0") == NULL && strstr(t, "img-n1") == NULL);
+	free(t);
+	/* the cold copy unhealthy: pods get the warm one */
+	snprintf(st[1].mode, sizeof(st[1].mode), "failed");
+	t = nfd_text(st, 3, &ds);
+	CHECK(has_line(t, "rcache.io/dataset.img=warm"));
+	free(t);
+	/* both unhealthy: no label */
+	snprintf(st[0].daemon, sizeof(st[0].daemon), "absent");
+	t = nfd_text(st, 3, &ds);
+	CHECK(strstr(t, "dataset.img=") == NULL);
+	free(t);
+	/* a device of that name rcached did not make keeps its own label */
+	fake_status(&st[0], "img-n0", 40, 40);
+	t = nfd_text(st, 1, &ds);
+	CHECK(has_line(t, "rcache.io/dataset.img-n0=warm"));
+	free(t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -404,9 +462,14 @@ static void declare_sections(void)
 		       "[device typo]\norigin = file:///x\ncache = /dev/vdb\ncahce = 1\n\n"
 		       "[device bad name]\norigin = file:///x\ncache = /dev/vdb\n\n"
 		       "[device badval]\norigin = file:///x\ncache = /dev/vdb\nreplicas = 0\n\n"
-		       "[device relcache]\norigin = file:///x\ncache = vdb\n") == 0);
+		       "[device relcache]\norigin = file:///x\ncache = vdb\n\n"
+		       "[device imagenet-n1]\norigin = s3://datasets/imagenet.ext4\n"
+		       "cache = /dev/nvme2n1\nresource = imagenet\n\n"
+		       "[device other-n1]\norigin = s3://datasets/other.ext4\n"
+		       "cache = /dev/nvme3n1\nresource = imagenet\n\n"
+		       "[device badres]\norigin = file:///x\ncache = /dev/vdb\nresource = -x\n") == 0);
 	CHECK(rc_decl_parse(&ini, &ds, &e) == 0);
-	CHECK(ds.n == 6);
+	CHECK(ds.n == 9);
 	d = rc_decl_find(&ds, "imagenet");
 	CHECK(d && !d->error[0]);
 	if (d) {
@@ -425,6 +488,15 @@ static void declare_sections(void)
 	CHECK(d && strstr(d->error, "replicas = 0: invalid value"));
 	d = rc_decl_find(&ds, "relcache");
 	CHECK(d && strstr(d->error, "cache = vdb"));
+	/* resource: a second copy of imagenet; another dataset cannot join it */
+	d = rc_decl_find(&ds, "imagenet");
+	CHECK(d && !strcmp(rc_decl_resource(d), "imagenet"));
+	d = rc_decl_find(&ds, "imagenet-n1");
+	CHECK(d && !d->error[0] && !strcmp(rc_decl_resource(d), "imagenet"));
+	d = rc_decl_find(&ds, "other-n1");
+	CHECK(d && strstr(d->error, "resource imagenet: its origin differs from that of [device imagenet]"));
+	d = rc_decl_find(&ds, "badres");
+	CHECK(d && strstr(d->error, "resource = -x: invalid value"));
 	rc_decls_free(&ds);
 	rc_ini_free(&ini);
 
@@ -443,7 +515,7 @@ static void dp_report(void)
 
 	CHECK(dp_report_parse("{\"version\":1,\"alive\":true,\"updated\":1000.5,\"pid\":7,"
 			      "\"devices\":[{\"name\":\"a\",\"health\":\"healthy\",\"numa_node\":1,"
-			      "\"gpus\":[{},{}],\"replicas\":4},"
+			      "\"gpus\":[{},{}],\"replicas\":4,\"resource\":\"ds\"},"
 			      "{\"name\":\"b\",\"device\":\"/dev/mapper/b\",\"health\":\"unhealthy\","
 			      "\"health_reason\":\"mode stale\",\"numa_node\":-1},{\"noname\":1}]}",
 			      &r, &e) == 0);
@@ -453,6 +525,8 @@ static void dp_report(void)
 		CHECK_STR(r.v[0].host_path, "/dev/mapper/a");
 		CHECK(r.v[0].healthy && r.v[0].numa_node == 1 && r.v[0].nr_gpus == 2);
 		CHECK(r.v[0].replicas == 4);
+		CHECK_STR(r.v[0].resource, "ds");
+		CHECK_STR(r.v[1].resource, "b");	/* none given: its name */
 		CHECK(!r.v[1].healthy && r.v[1].numa_node == -1);
 		CHECK_STR(r.v[1].why, "mode stale");
 	}
@@ -504,10 +578,18 @@ static void dp_ids(void)
 	CHECK(strcmp(a, b) != 0);
 }
 
-static long rank_by_last_digit(const char *id, void *arg)
+static long rank_by_last_digit(const char *id, const char *anchor, void *arg)
 {
 	(void)arg;
+	(void)anchor;
 	return -(long)(id[strlen(id) - 1] - '0');	/* higher index first */
+}
+
+/* "<letter>-<digit>": prefers the anchor's letter, then the lower digit */
+static long rank_same_letter(const char *id, const char *anchor, void *arg)
+{
+	(void)arg;
+	return (anchor && id[0] == anchor[0] ? 0 : 100) + (id[strlen(id) - 1] - '0');
 }
 
 static void dp_preferences(void)
@@ -527,6 +609,43 @@ static void dp_preferences(void)
 	CHECK(n == 4);
 	n = dp_preferred(avail, 2, NULL, 0, 0, NULL, NULL, out);
 	CHECK(n == 0);
+	/* the ranking sees what was chosen first, must-include or not */
+	{
+		const char *av[] = { "a-0", "b-1", "a-2", "b-3" }, *mb[] = { "b-3" };
+
+		n = dp_preferred(av, 4, mb, 1, 2, rank_same_letter, NULL, out);
+		CHECK(n == 2 && !strcmp(out[0], "b-3") && !strcmp(out[1], "b-1"));
+		n = dp_preferred(av, 4, NULL, 0, 2, rank_same_letter, NULL, out);
+		CHECK(n == 2 && !strcmp(out[0], "a-0") && !strcmp(out[1], "a-2"));
+	}
+}
+
+/* GetPreferredAllocation's order: the anchor's device, its NUMA node, GPUs, use */
+static void dp_ranking(void)
+{
+	/* img-n0 on node 0 without GPUs, img-n1 on node 1 with GPUs, img-x unknown */
+	struct dp_place n0 = { .member = 0, .numa_node = 0, .gpus = false, .order = 0 };
+	struct dp_place n1 = { .member = 1, .numa_node = 1, .gpus = true, .order = 8 };
+	struct dp_place n0b = { .member = 2, .numa_node = 0, .gpus = false, .order = 16 };
+	struct dp_place x = { .member = 3, .numa_node = -1, .gpus = false, .order = 24 };
+	struct dp_place n1_used = n1, n0_other = n0;
+
+	/* nothing chosen yet: the GPUs' NUMA node, although later in the list */
+	CHECK(dp_rank(&n1, NULL) < dp_rank(&n0, NULL));
+	CHECK(dp_rank(&n1, NULL) < dp_rank(&x, NULL));
+	/* however much it was handed out */
+	n1_used.handed_out = 1000;
+	CHECK(dp_rank(&n1_used, NULL) < dp_rank(&n0, NULL));
+	/* within one tier: handed out least, then the list order */
+	CHECK(dp_rank(&n1, NULL) < dp_rank(&n1_used, NULL));
+	n0_other.order = 1;
+	CHECK(dp_rank(&n0, NULL) < dp_rank(&n0_other, NULL));
+	/* a container holding a replica of img-n0 stays on it, then on node 0 */
+	CHECK(dp_rank(&n0_other, &n0) < dp_rank(&n0b, &n0));
+	CHECK(dp_rank(&n0b, &n0) < dp_rank(&n1, &n0));
+	CHECK(dp_rank(&n1, &n0) < dp_rank(&x, &n0));
+	/* an unknown NUMA node is no NUMA node in common */
+	CHECK(dp_rank(&n1, &x) < dp_rank(&n0, &x));
 }
 
 int main(void)
@@ -539,9 +658,11 @@ int main(void)
 	RUN("k8s", metrics_counters);
 	RUN("k8s", metrics_histogram);
 	RUN("k8s", nfd_labels);
+	RUN("k8s", nfd_labels_per_resource);
 	RUN("k8s", declare_sections);
 	RUN("k8s", dp_report);
 	RUN("k8s", dp_ids);
 	RUN("k8s", dp_preferences);
+	RUN("k8s", dp_ranking);
 	UNIT_EXIT();
 }

@@ -3,7 +3,10 @@
  * rcache-device-plugin - the kubelet device plugin (API v1beta1) for rcache.
  *
  * One resource, rcache.io/<name>, per rcache device that rcached reports
- * (devices.json), each with N shareable replicas (device IDs <name>-<i>).
+ * (devices.json), each with N shareable replicas (device IDs <name>-<i>);
+ * devices whose [device] section names the same "resource" are copies of
+ * one dataset (one per NUMA node) and serve one resource together, and
+ * GetPreferredAllocation picks among them by NUMA node and GPUs (dp_rank).
  * Each resource has its own gRPC server on a unix socket in the
  * device-plugins directory; the plugin serves it first and then registers
  * with the kubelet.  The report is followed at run time: a new device gets a
@@ -99,9 +102,17 @@ struct reg {
 	struct tag t;
 };
 
+/* One device of a resource, as last pushed. */
+struct member {
+	struct dp_dev dev;
+	bool healthy;
+	unsigned int replicas;
+	unsigned long *allocs;		/* Allocate count per replica */
+};
+
 struct resource {
 	struct resource *next;
-	char name[128];
+	char name[128];			/* rcache.io/<name> */
 	char resource_name[160];
 	char sock_name[200];
 	char sock_path[PATH_MAX];
@@ -111,12 +122,10 @@ struct resource {
 	struct tag t_shutdown;
 	int ncalls;			/* struct call alive */
 	struct call *streams;
-	/* the device list as pushed */
-	struct dp_dev dev;
-	bool healthy;
-	unsigned int replicas;
+	/* the device list as pushed: its devices, by name */
+	struct member *members;
+	int nmembers;
 	unsigned long version;
-	unsigned long *allocs;		/* Allocate count per replica */
 	/* registration */
 	struct reg *reg;
 	bool want_register, registered;
@@ -201,54 +210,82 @@ static unsigned int replicas_for(const struct dp_dev *dev)
 	return opt.replicas;
 }
 
-/* Replica index of @id for @res, or -1 when it is not one of its IDs. */
-static int replica_index(const struct resource *res, const char *id)
+/* The device (member) and replica of @id in @res; false when it is not one of its IDs. */
+static bool replica_find(const struct resource *res, const char *id, int *member,
+			 unsigned int *index)
 {
-	char want[128];
+	char want[DP_MAX_ID + 1];
 	const char *dash = strrchr(id, '-');
 	unsigned long i;
 	char *end;
+	int m;
 
 	if (!dash)
-		return -1;
+		return false;
 	i = strtoul(dash + 1, &end, 10);
-	if (*end || end == dash + 1 || i >= res->replicas)
-		return -1;
-	dp_device_id(res->name, (unsigned int)i, want, sizeof(want));
-	return strcmp(want, id) ? -1 : (int)i;
+	if (*end || end == dash + 1)
+		return false;
+	for (m = 0; m < res->nmembers; m++) {
+		if (i >= res->members[m].replicas)
+			continue;
+		dp_device_id(res->members[m].dev.name, (unsigned int)i, want, sizeof(want));
+		if (!strcmp(want, id)) {
+			*member = m;
+			*index = (unsigned int)i;
+			return true;
+		}
+	}
+	return false;
 }
 
 static grpc_byte_buffer *device_list(struct resource *res)
 {
 	V1beta1__ListAndWatchResponse resp = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
-	V1beta1__Device *devs = calloc(res->replicas, sizeof(*devs));
-	V1beta1__Device **ptrs = calloc(res->replicas, sizeof(*ptrs));
-	V1beta1__TopologyInfo topo = V1BETA1__TOPOLOGY_INFO__INIT;
-	V1beta1__NUMANode node = V1BETA1__NUMANODE__INIT, *nodes[1] = { &node };
-	char (*ids)[DP_MAX_ID + 1] = calloc(res->replicas, sizeof(*ids));
+	unsigned int total = 0, k = 0, i;
+	V1beta1__Device *devs = NULL, **ptrs = NULL;
+	V1beta1__TopologyInfo *topo = calloc(res->nmembers + 1, sizeof(*topo));
+	V1beta1__NUMANode *node = calloc(res->nmembers + 1, sizeof(*node));
+	V1beta1__NUMANode **nodes = calloc(res->nmembers + 1, sizeof(*nodes));
+	char (*ids)[DP_MAX_ID + 1] = NULL;
 	grpc_byte_buffer *bb = NULL;
-	unsigned int i;
+	int m;
 
-	if (!devs || !ptrs || !ids)
+	for (m = 0; m < res->nmembers; m++)
+		total += res->members[m].replicas;
+	devs = calloc(total + 1, sizeof(*devs));
+	ptrs = calloc(total + 1, sizeof(*ptrs));
+	ids = calloc(total + 1, sizeof(*ids));
+	if (!devs || !ptrs || !ids || !topo || !node || !nodes)
 		goto out;
-	node.id = res->dev.numa_node;
-	topo.n_nodes = 1;
-	topo.nodes = nodes;
-	for (i = 0; i < res->replicas; i++) {
-		v1beta1__device__init(&devs[i]);
-		dp_device_id(res->name, i, ids[i], sizeof(ids[i]));
-		devs[i].id = ids[i];
-		devs[i].health = res->healthy ? "Healthy" : "Unhealthy";
-		devs[i].topology = res->dev.numa_node >= 0 ? &topo : NULL;
-		ptrs[i] = &devs[i];
+	for (m = 0; m < res->nmembers; m++) {
+		const struct member *mb = &res->members[m];
+
+		/* each device's replicas on its own NUMA node */
+		v1beta1__numanode__init(&node[m]);
+		node[m].id = mb->dev.numa_node;
+		nodes[m] = &node[m];
+		v1beta1__topology_info__init(&topo[m]);
+		topo[m].n_nodes = 1;
+		topo[m].nodes = &nodes[m];
+		for (i = 0; i < mb->replicas; i++, k++) {
+			v1beta1__device__init(&devs[k]);
+			dp_device_id(mb->dev.name, i, ids[k], sizeof(ids[k]));
+			devs[k].id = ids[k];
+			devs[k].health = mb->healthy ? "Healthy" : "Unhealthy";
+			devs[k].topology = mb->dev.numa_node >= 0 ? &topo[m] : NULL;
+			ptrs[k] = &devs[k];
+		}
 	}
-	resp.n_devices = res->replicas;
+	resp.n_devices = total;
 	resp.devices = ptrs;
 	bb = pack(&resp.base);
 out:
 	free(devs);
 	free(ptrs);
 	free(ids);
+	free(topo);
+	free(node);
+	free(nodes);
 	return bb;
 }
 
@@ -356,18 +393,31 @@ static void push_all(struct resource *res)
 		stream_send(c);
 }
 
-static long rank_replica(const char *id, void *arg)
+static bool place_of(const struct resource *res, const char *id, struct dp_place *p)
+{
+	unsigned int i, order = 0;
+	int m, k;
+
+	if (!replica_find(res, id, &m, &i))
+		return false;
+	for (k = 0; k < m; k++)
+		order += res->members[k].replicas;
+	p->member = m;
+	p->numa_node = res->members[m].dev.numa_node;
+	p->gpus = res->members[m].dev.nr_gpus > 0;
+	p->handed_out = res->members[m].allocs[i];
+	p->order = order + i;
+	return true;
+}
+
+static long rank_replica(const char *id, const char *anchor, void *arg)
 {
 	struct resource *res = arg;
-	int i = replica_index(res, id);
+	struct dp_place p, a;
 
-	if (i < 0)
+	if (!place_of(res, id, &p))
 		return LONG_MAX;
-	/*
-	 * A replica of a device whose NUMA node has GPUs first, then the one
-	 * handed out least, then the lowest index.
-	 */
-	return (res->dev.nr_gpus > 0 ? 0 : 1L << 40) + (long)res->allocs[i] * 65536 + i;
+	return dp_rank(&p, anchor && place_of(res, anchor, &a) ? &a : NULL);
 }
 
 static void do_preferred(struct call *c, V1beta1__PreferredAllocationRequest *req)
@@ -415,11 +465,15 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 	size_t n = req->n_container_requests, i, k;
 	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
 	V1beta1__ContainerAllocateResponse **crp = calloc(n + 1, sizeof(*crp));
+	V1beta1__DeviceSpec *spec = calloc(n + 1, sizeof(*spec));
+	V1beta1__DeviceSpec **specp = calloc(n + 1, sizeof(*specp));
+	int *votes = calloc(res->nmembers + 1, sizeof(*votes));
 	V1beta1__ContainerAllocateResponse__EnvsEntry env[2], *envp[2];
-	V1beta1__DeviceSpec spec = V1BETA1__DEVICE_SPEC__INIT, *specp[1] = { &spec };
 	char container_path[200], msg[256];
+	unsigned int r_i;
+	int m;
 
-	if (!cr || !crp) {
+	if (!cr || !crp || !spec || !specp || !votes) {
 		reply(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
@@ -428,7 +482,7 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 		V1beta1__ContainerAllocateRequest *r = req->container_requests[i];
 
 		for (k = 0; k < r->n_devices_ids; k++) {
-			if (replica_index(res, r->devices_ids[k]) < 0) {
+			if (!replica_find(res, r->devices_ids[k], &m, &r_i)) {
 				snprintf(msg, sizeof(msg), "unknown device id '%s' for %s",
 					 r->devices_ids[k], res->resource_name);
 				rc_warn("Allocate: %s", msg);
@@ -438,9 +492,6 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 		}
 	}
 	snprintf(container_path, sizeof(container_path), "/dev/rcache/%s", res->name);
-	spec.container_path = container_path;
-	spec.host_path = res->dev.host_path;
-	spec.permissions = "r";
 	v1beta1__container_allocate_response__envs_entry__init(&env[0]);
 	v1beta1__container_allocate_response__envs_entry__init(&env[1]);
 	env[0].key = "RCACHE_DATASET";
@@ -451,18 +502,34 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 	envp[1] = &env[1];
 	for (i = 0; i < n; i++) {
 		V1beta1__ContainerAllocateRequest *r = req->container_requests[i];
+		int best = -1;
 
 		v1beta1__container_allocate_response__init(&cr[i]);
-		/* every replica is the same device: one node, however many IDs */
-		if (r->n_devices_ids) {
-			cr[i].n_envs = 2;
-			cr[i].envs = envp;
-			cr[i].n_devices = 1;
-			cr[i].devices = specp;
-		}
-		for (k = 0; k < r->n_devices_ids; k++)
-			res->allocs[replica_index(res, r->devices_ids[k])]++;
 		crp[i] = &cr[i];
+		if (!r->n_devices_ids)
+			continue;
+		/*
+		 * Every replica of a device is that device: the container gets one
+		 * node, of the device most of its IDs name (the first one's on a
+		 * tie), however many IDs it holds.
+		 */
+		memset(votes, 0, sizeof(*votes) * res->nmembers);
+		for (k = 0; k < r->n_devices_ids; k++) {
+			replica_find(res, r->devices_ids[k], &m, &r_i);
+			res->members[m].allocs[r_i]++;
+			votes[m]++;
+			if (best < 0 || votes[m] > votes[best])
+				best = m;
+		}
+		v1beta1__device_spec__init(&spec[i]);
+		spec[i].container_path = container_path;
+		spec[i].host_path = res->members[best].dev.host_path;
+		spec[i].permissions = "r";
+		specp[i] = &spec[i];
+		cr[i].n_envs = 2;
+		cr[i].envs = envp;
+		cr[i].n_devices = 1;
+		cr[i].devices = &specp[i];
 	}
 	resp.n_container_responses = n;
 	resp.container_responses = crp;
@@ -470,6 +537,9 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 out:
 	free(cr);
 	free(crp);
+	free(spec);
+	free(specp);
+	free(votes);
 }
 
 static void on_recv(struct tag *t, bool ok)
@@ -603,13 +673,16 @@ static void call_request(struct resource *res)
 static void res_free(struct resource *res)
 {
 	struct resource **pp;
+	int m;
 
 	for (pp = &resources; *pp; pp = &(*pp)->next)
 		if (*pp == res) {
 			*pp = res->next;
 			break;
 		}
-	free(res->allocs);
+	for (m = 0; m < res->nmembers; m++)
+		free(res->members[m].allocs);
+	free(res->members);
 	free(res);
 }
 
@@ -772,48 +845,76 @@ static struct resource *res_find(const char *name)
 	return NULL;
 }
 
-static struct resource *res_new(const struct dp_dev *dev)
+static struct resource *res_new(const char *name)
 {
 	struct resource *res = calloc(1, sizeof(*res));
 
 	if (!res)
 		return NULL;
-	snprintf(res->name, sizeof(res->name), "%s", dev->name);
-	snprintf(res->resource_name, sizeof(res->resource_name), DP_RESOURCE_PREFIX "%s",
-		 dev->name);
-	dp_socket_name(opt.dir, dev->name, res->sock_name, sizeof(res->sock_name));
+	snprintf(res->name, sizeof(res->name), "%s", name);
+	snprintf(res->resource_name, sizeof(res->resource_name), DP_RESOURCE_PREFIX "%s", name);
+	dp_socket_name(opt.dir, name, res->sock_name, sizeof(res->sock_name));
 	snprintf(res->sock_path, sizeof(res->sock_path), "%s/%s", opt.dir, res->sock_name);
 	res->t_shutdown.fn = on_shutdown;
-	res->dev = *dev;
 	res->next = resources;
 	resources = res;
 	return res;
 }
 
-/* Brings @res to @dev, @healthy and @replicas; pushes when anything changed. */
-static void res_update(struct resource *res, const struct dp_dev *dev, bool healthy,
-		       unsigned int replicas)
+static int member_cmp(const void *a, const void *b)
 {
-	bool changed = res->healthy != healthy || res->replicas != replicas ||
-		       res->dev.numa_node != dev->numa_node;
+	return strcmp(((const struct member *)a)->dev.name, ((const struct member *)b)->dev.name);
+}
 
-	if (res->healthy != healthy)
-		rc_info("%s: %s%s%s", res->resource_name, healthy ? "Healthy" : "Unhealthy",
-			healthy ? "" : ": ", healthy ? "" : dev->why);
-	if (res->replicas != replicas) {
-		unsigned long *a = calloc(replicas, sizeof(*a));
+/*
+ * Brings @res to the devices @want (dev, healthy and replicas set; sorted
+ * by name here), keeping the Allocate counts of the devices it already had;
+ * pushes the device list when anything in it changed.
+ */
+static void res_update(struct resource *res, struct member *want, int n)
+{
+	bool changed = n != res->nmembers;
+	int m, k;
 
-		if (!a)
+	qsort(want, n, sizeof(*want), member_cmp);
+	for (m = 0; m < n; m++) {
+		struct member *w = &want[m], *old = NULL;
+
+		for (k = 0; k < res->nmembers && !old; k++)
+			if (!strcmp(res->members[k].dev.name, w->dev.name))
+				old = &res->members[k];
+		w->allocs = calloc(w->replicas + 1, sizeof(*w->allocs));
+		if (!w->allocs) {
+			while (m-- > 0)
+				free(want[m].allocs);
 			return;
-		if (res->allocs)
-			memcpy(a, res->allocs, sizeof(*a) * (replicas < res->replicas ?
-							     replicas : res->replicas));
-		free(res->allocs);
-		res->allocs = a;
+		}
+		if (!old) {
+			changed = true;
+			continue;
+		}
+		memcpy(w->allocs, old->allocs, sizeof(*w->allocs) * (w->replicas < old->replicas ?
+								      w->replicas : old->replicas));
+		if (old->healthy != w->healthy)
+			rc_info("%s: %s %s%s%s", res->resource_name, w->dev.name,
+				w->healthy ? "Healthy" : "Unhealthy", w->healthy ? "" : ": ",
+				w->healthy ? "" : w->dev.why);
+		changed = changed || old->healthy != w->healthy ||
+			  old->replicas != w->replicas || old->dev.numa_node != w->dev.numa_node;
 	}
-	res->dev = *dev;
-	res->healthy = healthy;
-	res->replicas = replicas;
+	for (k = 0; k < res->nmembers; k++)
+		free(res->members[k].allocs);
+	free(res->members);
+	res->members = n ? malloc(sizeof(*want) * n) : NULL;
+	if (n && !res->members) {
+		for (m = 0; m < n; m++)
+			free(want[m].allocs);
+		res->nmembers = 0;
+		return;
+	}
+	if (n)
+		memcpy(res->members, want, sizeof(*want) * n);
+	res->nmembers = n;
 	if (changed || !res->version) {
 		res->version++;
 		push_all(res);
@@ -854,14 +955,35 @@ static void load_config(bool force)
 	conf_mtime = st.st_mtim;
 }
 
+/* The devices of the report that serve resource @name, fresh from it. */
+static int report_members(const struct dp_report *rep, const char *name, struct member *out)
+{
+	int i, n = 0;
+
+	for (i = 0; i < rep->n; i++) {
+		const struct dp_dev *dev = &rep->v[i];
+
+		if (!dp_name_ok(dev->name) || !dp_name_ok(dev->resource) ||
+		    strcmp(dev->resource, name))
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].dev = *dev;
+		out[n].healthy = dev->healthy;
+		out[n].replicas = replicas_for(dev);
+		n++;
+	}
+	return n;
+}
+
 static void follow_report(void)
 {
 	static bool warned_missing, warned_stale;
 	struct dp_report rep;
 	struct rc_err err;
 	struct resource *res, *next;
+	struct member *want = NULL;
 	bool ok, fresh;
-	int i;
+	int i, k, n;
 
 	ok = !dp_report_load(opt.report, &rep, &err);
 	if (!ok && !warned_missing) {
@@ -879,48 +1001,66 @@ static void follow_report(void)
 		rc_info("rcached reports again");
 		warned_stale = false;
 	}
+	for (res = resources, n = rep.n; res; res = res->next)
+		n += res->nmembers;
+	want = calloc(n + 1, sizeof(*want));
+	if (!want) {
+		dp_report_free(&rep);
+		return;
+	}
 	if (!fresh) {
-		/* keep the resources (a restarting daemon), all Unhealthy */
+		/* keep the resources and their devices (a restarting daemon), all Unhealthy */
 		for (res = resources; res; res = res->next) {
-			struct dp_dev dev = res->dev;
-
 			if (res->removed)
 				continue;
-			for (i = 0; ok && i < rep.n; i++)
-				if (!strcmp(rep.v[i].name, res->name))
-					dev = rep.v[i];
-			snprintf(dev.why, sizeof(dev.why), "daemon absent");
-			res_update(res, &dev, false, res->replicas);
+			for (k = 0; k < res->nmembers; k++) {
+				want[k] = res->members[k];
+				want[k].allocs = NULL;
+				for (i = 0; ok && i < rep.n; i++)
+					if (!strcmp(rep.v[i].name, want[k].dev.name))
+						want[k].dev = rep.v[i];
+				want[k].healthy = false;
+				snprintf(want[k].dev.why, sizeof(want[k].dev.why), "daemon absent");
+			}
+			res_update(res, want, res->nmembers);
 		}
+		free(want);
 		dp_report_free(&rep);
 		return;
 	}
 	for (i = 0; i < rep.n; i++) {
 		const struct dp_dev *dev = &rep.v[i];
 
-		if (!dp_name_ok(dev->name))
+		if (!dp_name_ok(dev->name) || !dp_name_ok(dev->resource))
 			continue;
-		res = res_find(dev->name);
+		for (k = 0; k < i; k++)
+			if (!strcmp(rep.v[k].resource, dev->resource) && dp_name_ok(rep.v[k].name))
+				break;
+		if (k < i)
+			continue;	/* its resource is done */
+		res = res_find(dev->resource);
+		n = report_members(&rep, dev->resource, want);
 		if (!res) {
-			res = res_new(dev);
+			res = res_new(dev->resource);
 			if (!res)
 				continue;
-			res_update(res, dev, dev->healthy, replicas_for(dev));
+			res_update(res, want, n);
 			server_start(res);
-			continue;
+		} else {
+			res_update(res, want, n);
 		}
-		res_update(res, dev, dev->healthy, replicas_for(dev));
 	}
 	for (res = resources; res; res = next) {
 		next = res->next;
 		if (res->removed)
 			continue;
 		for (i = 0; i < rep.n; i++)
-			if (!strcmp(rep.v[i].name, res->name))
+			if (!strcmp(rep.v[i].resource, res->name) && dp_name_ok(rep.v[i].name))
 				break;
 		if (i == rep.n)
 			res_remove(res);
 	}
+	free(want);
 	dp_report_free(&rep);
 }
 

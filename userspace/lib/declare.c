@@ -9,6 +9,7 @@
 #include "declare.h"
 #include "device.h"
 #include "dm.h"
+#include "dpmodel.h"
 #include "log.h"
 #include "origin_secret.h"
 #include "table.h"
@@ -85,6 +86,11 @@ static void set_key(struct rc_decl *d, const struct rc_ini_entry *e)
 		if (rc_parse_u64(e->value, 1, RC_DECL_MAX_REPLICAS, &v))
 			goto bad;
 		d->replicas = (unsigned int)v;
+	} else if (!strcmp(e->key, "resource")) {
+		/* the tail of a Kubernetes resource name */
+		if (!dp_name_ok(e->value) || strlen(e->value) >= sizeof(d->resource))
+			goto bad;
+		snprintf(d->resource, sizeof(d->resource), "%s", e->value);
 	} else {
 		snprintf(d->error, sizeof(d->error), "line %d: unknown setting '%s' in [device %s]",
 			 e->line, e->key, d->name);
@@ -139,7 +145,27 @@ int rc_decl_parse(const struct rc_ini *ini, struct rc_decls *out, struct rc_err 
 			snprintf(d->error, sizeof(d->error), "[device %s] needs origin and cache",
 				 d->name);
 	}
+	/* the devices of one resource are copies of one dataset */
+	for (j = 0; j < out->n; j++) {
+		struct rc_decl *d = &out->v[j];
+
+		for (i = 0; i < j && !d->error[0]; i++) {
+			const struct rc_decl *first = &out->v[i];
+
+			if (first->error[0] || strcmp(rc_decl_resource(first), rc_decl_resource(d)) ||
+			    rc_origin_same_object(first->origin, d->origin))
+				continue;
+			snprintf(d->error, sizeof(d->error),
+				 "line %d: resource %s: its origin differs from that of [device %s] (the devices of one resource hold one dataset)",
+				 d->line, rc_decl_resource(d), first->name);
+		}
+	}
 	return 0;
+}
+
+const char *rc_decl_resource(const struct rc_decl *d)
+{
+	return d->resource[0] ? d->resource : d->name;
 }
 
 void rc_decls_free(struct rc_decls *ds)

@@ -7,7 +7,12 @@
  *   cache = /dev/nvme1n1
  *   block_size = 1M            daemon_timeout = 30     fail_fast = false
  *   commit_interval = 1000     replicas = 8 (read by rcache-device-plugin)
+ *   resource = imagenet        (rcache-device-plugin: serve it as
+ *                               rcache.io/imagenet, with every other device
+ *                               naming that resource; default: its own name)
  *
+ * Devices of one resource are copies of one dataset, typically one per NUMA
+ * node: their origins must be the same object.
  * rcached creates the ones that are missing (at start and on SIGHUP), and
  * owns what it created: their dm uuid is RCACHE-<name>.declared.  A device
  * it does not own is never touched, even when its name is declared; an
@@ -38,6 +43,7 @@ struct rc_decl {
 	bool fail_fast;
 	int commit_ms;			/* -1: kernel default */
 	unsigned int replicas;		/* 0: not given */
+	char resource[64];		/* "": the device's own name */
 	int line;
 	char error[512];		/* a bad section: why (it is not created) */
 };
@@ -70,6 +76,8 @@ struct rc_decl_results {
 int rc_decl_parse(const struct rc_ini *ini, struct rc_decls *out, struct rc_err *err);
 void rc_decls_free(struct rc_decls *ds);
 const struct rc_decl *rc_decl_find(const struct rc_decls *ds, const char *name);
+/* The plugin's resource name part of @d: its resource, else its name. */
+const char *rc_decl_resource(const struct rc_decl *d);
 /* "RCACHE-<name>.declared" */
 void rc_decl_uuid(const char *name, char *out, size_t len);
 bool rc_decl_owned(const char *name, const char *uuid);

@@ -41,6 +41,10 @@ int dp_report_parse(const char *text, struct dp_report *r, struct rc_err *err)
 		if (c->type != RC_JSON_OBJ || !name || !*name)
 			continue;
 		snprintf(d->name, sizeof(d->name), "%s", name);
+		snprintf(d->resource, sizeof(d->resource), "%s",
+			 rc_json_get_str(c, "resource", name));
+		if (!d->resource[0])
+			snprintf(d->resource, sizeof(d->resource), "%s", name);
 		snprintf(d->host_path, sizeof(d->host_path), "%s",
 			 rc_json_get_str(c, "device", ""));
 		if (!d->host_path[0])
@@ -162,8 +166,26 @@ void dp_socket_name(const char *dir, const char *name, char *out, size_t len)
 	snprintf(out, len, DP_SOCK_PREFIX "%s", tail);
 }
 
+long dp_rank(const struct dp_place *p, const struct dp_place *anchor)
+{
+	long tier;
+
+	if (anchor && p->member == anchor->member)
+		tier = 0;
+	else if (anchor && anchor->numa_node >= 0 && p->numa_node == anchor->numa_node)
+		tier = 1;
+	else if (p->gpus)
+		tier = 2;
+	else
+		tier = 3;
+	/* tier, then handed out (capped), then order: 8 + 20 + 24 bits */
+	return (tier << 44) + ((long)(p->handed_out < 0xfffff ? p->handed_out : 0xfffff) << 24) +
+	       (long)(p->order & 0xffffff);
+}
+
 size_t dp_preferred(const char *const *avail, size_t navail, const char *const *must,
-		    size_t nmust, size_t size, long (*rank)(const char *id, void *arg),
+		    size_t nmust, size_t size,
+		    long (*rank)(const char *id, const char *anchor, void *arg),
 		    void *arg, const char **out)
 {
 	size_t n = 0, i, j;
@@ -186,7 +208,7 @@ size_t dp_preferred(const char *const *avail, size_t navail, const char *const *
 
 			if (used[i])
 				continue;
-			r = rank ? rank(avail[i], arg) : 0;
+			r = rank ? rank(avail[i], n ? out[0] : NULL, arg) : 0;
 			if (best == navail || r < best_rank) {
 				best = i;
 				best_rank = r;

@@ -2,8 +2,11 @@
 /*
  * What rcache-device-plugin makes of rcached's report (devices.json): the
  * devices, their health and NUMA node, and the kubelet-facing names
- * (resource rcache.io/<name>, device IDs <name>-<i>, at most 63 characters).
- * No gRPC in here, so the unit tests can use it.
+ * (resource rcache.io/<resource>, device IDs <device name>-<i>, at most 63
+ * characters), and how GetPreferredAllocation ranks them.  A resource is
+ * one device, or several copies of one dataset (the [device] key
+ * "resource"), typically one per NUMA node.  No gRPC in here, so the unit
+ * tests can use it.
  */
 #ifndef RCACHE_DPMODEL_H
 #define RCACHE_DPMODEL_H
@@ -18,6 +21,7 @@
 
 struct dp_dev {
 	char name[128];
+	char resource[128];		/* the resource it serves; default: name */
 	char host_path[256];		/* /dev/mapper/<name> */
 	bool healthy;			/* mode ready, daemon connected */
 	char why[512];			/* when not healthy */
@@ -55,12 +59,37 @@ void dp_device_id(const char *name, unsigned int i, char *out, size_t len);
 void dp_socket_name(const char *dir, const char *name, char *out, size_t len);
 
 /*
+ * Where one replica (device ID) sits, for GetPreferredAllocation.  The
+ * replicas of one device are interchangeable; devices of one resource
+ * differ in NUMA node, and so in which GPUs read them locally.
+ */
+struct dp_place {
+	int member;			/* which device of the resource */
+	int numa_node;			/* that device's; -1: unknown */
+	bool gpus;			/* GPUs on that NUMA node */
+	unsigned long handed_out;	/* Allocate count of this replica */
+	unsigned int order;		/* its place in the resource's list */
+};
+
+/*
+ * The rank of @p as the next ID for a container that already has @anchor
+ * (NULL: none yet); lower is better.  First the anchor's own device (a
+ * container gets one device node), then another device on the anchor's NUMA
+ * node, then a device on a NUMA node with GPUs, then the rest; within each,
+ * the replica handed out least, then the list order.
+ */
+long dp_rank(const struct dp_place *p, const struct dp_place *anchor);
+
+/*
  * GetPreferredAllocation for one container: the must-include IDs, then the
  * other available ones ranked by @rank (lower first; ties keep their order),
- * @size in all.  Returns the count written to @out (pointers into the inputs).
+ * @size in all.  @rank sees the first ID chosen so far as @anchor (NULL
+ * while none is).  Returns the count written to @out (pointers into the
+ * inputs).
  */
 size_t dp_preferred(const char *const *avail, size_t navail, const char *const *must,
-		    size_t nmust, size_t size, long (*rank)(const char *id, void *arg),
+		    size_t nmust, size_t size,
+		    long (*rank)(const char *id, const char *anchor, void *arg),
 		    void *arg, const char **out);
 
 #endif

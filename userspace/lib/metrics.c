@@ -266,21 +266,39 @@ void rc_metrics_write(FILE *f, const struct rc_snapshot *s, const struct rc_metr
 	}
 }
 
-void rc_nfd_write(FILE *f, const struct rc_snapshot *s, unsigned int warm_percent)
+/* The resource device @st serves: its section's, when rcached made it from one. */
+static const char *resource_of(const struct rc_status *st, const struct rc_decls *decls)
 {
-	int i;
+	const struct rc_decl *d = decls ? rc_decl_find(decls, st->name) : NULL;
+
+	return d && rc_decl_owned(st->name, st->uuid) ? rc_decl_resource(d) : st->name;
+}
+
+void rc_nfd_write(FILE *f, const struct rc_snapshot *s, unsigned int warm_percent,
+		  const struct rc_decls *decls)
+{
+	int i, j;
 
 	fprintf(f, "# written by rcached: datasets this node serves (ready) and holds (warm)\n");
 	for (i = 0; i < s->n; i++) {
-		const struct rc_status *st = &s->v[i];
-		char why[1200];
+		const char *res = resource_of(&s->v[i], decls);
+		bool healthy = false, warm = true, seen = false;
 
-		if (!rc_status_healthy(st, why, sizeof(why)))
-			continue;
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(resource_of(&s->v[j], decls), res);
 		/* a label name is at most 63 characters: dataset.<name> */
-		if (strlen(st->name) > 63 - strlen("dataset."))
+		if (seen || strlen(res) > 63 - strlen("dataset."))
 			continue;
-		fprintf(f, "rcache.io/dataset.%s=%s\n", st->name,
-			rc_status_cached_percent(st) >= warm_percent ? "warm" : "ready");
+		for (j = i; j < s->n; j++) {
+			const struct rc_status *st = &s->v[j];
+			char why[1200];
+
+			if (strcmp(resource_of(st, decls), res) || !rc_status_healthy(st, why, sizeof(why)))
+				continue;
+			healthy = true;
+			warm = warm && rc_status_cached_percent(st) >= warm_percent;
+		}
+		if (healthy)
+			fprintf(f, "rcache.io/dataset.%s=%s\n", res, warm ? "warm" : "ready");
 	}
 }

@@ -53,8 +53,11 @@ void rc_metrics_write(FILE *f, const struct rc_snapshot *s, const struct rc_metr
 
 /*
  * node-feature-discovery: "rcache.io/dataset.<name>=ready|warm" for each
- * healthy device; warm when at least @warm_percent of it is cached.
+ * resource (see declare.h; @decls may be NULL: one per device) with a
+ * healthy device; warm when each of its healthy devices has at least
+ * @warm_percent cached, as a pod may get any of them.
  */
-void rc_nfd_write(FILE *f, const struct rc_snapshot *s, unsigned int warm_percent);
+void rc_nfd_write(FILE *f, const struct rc_snapshot *s, unsigned int warm_percent,
+		  const struct rc_decls *decls);
 
 #endif

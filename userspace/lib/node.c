@@ -152,6 +152,11 @@ static void node_report(struct rcd *d, bool alive)
 			rc_decl_owned(s.v[i].name, s.v[i].uuid) ? "true" : "false");
 		if (decl && decl->replicas)
 			fprintf(f, ",\"replicas\":%u", decl->replicas);
+		/* grouped only when made from that section: a hand-made device of
+		 * the same name may hold another dataset */
+		fprintf(f, ",\"resource\":");
+		rc_json_string(f, decl && rc_decl_owned(s.v[i].name, s.v[i].uuid) ?
+			       rc_decl_resource(decl) : s.v[i].name);
 		fprintf(f, "}");
 	}
 	fprintf(f, "],\"declared\":[");
@@ -184,7 +189,7 @@ static void node_report(struct rcd *d, bool alive)
 			buf = NULL;
 			f = open_memstream(&buf, &len);
 			if (f) {
-				rc_nfd_write(f, &s, d->cfg.warm_percent);
+				rc_nfd_write(f, &s, d->cfg.warm_percent, &n->decls);
 				fclose(f);
 				write_file(n, 2, "NFD features file", d->cfg.nfd_features_file, buf,
 					   len);
