@@ -6,7 +6,8 @@
 # devices rcached does not own), rcache-device-plugin fed by a real rcached
 # against the fake kubelet (selftests/k8s/vm_plugin.py), the metrics
 # endpoint and textfile against `rcachectl status --json`, and the
-# node-feature-discovery feature file.
+# node-feature-discovery feature file; topology read from a fake sysfs tree
+# by the running daemon, through to the plugin's choice of device.
 source "$RCACHE_TOP/selftests/lib.sh"
 
 C0=$(disk 0)
@@ -53,6 +54,7 @@ write_conf() {
 		metrics_textfile = $PROM
 		nfd_features_file = $NFD
 	EOF
+	[ -z "${SYSFS:-}" ] || echo "sysfs_root = $SYSFS" >>"$CONF"
 	for s in "$@"; do
 		if [ "${s:0:1}" = "[" ]; then
 			printf '\n%s\n' "$s" >>"$CONF"
@@ -288,8 +290,96 @@ test_device_plugin() {
 		"unhealthy:ds0"
 	make_origin /data/img0 $((48 * MiB)) 70
 	[ "$(sha_file /data/img0)" = "$SHA0" ] || die "img0 not restored"
-	# the plugin's own log, for the record
-	cat /run/rcached/plugin.log 2>/dev/null | tail -n 20 || true
+}
+
+# A fake sysfs tree laid out like /sys on a two-socket GPU node (the unit
+# tests build the same kind, selftests/unit/k8s_test.c): the VM's cache
+# disks appear as NVMe namespaces on NUMA nodes 0 and 1.
+FAKESYS=/tmp/fake-sysfs
+
+# pci_fn DIR CLASS VENDOR NUMA: a PCI function, listed in bus/pci/devices
+pci_fn() {
+	mkdir -p "$FAKESYS/$1" "$FAKESYS/bus/pci/devices"
+	echo "$2" >"$FAKESYS/$1/class"
+	echo "$3" >"$FAKESYS/$1/vendor"
+	echo "$4" >"$FAKESYS/$1/numa_node"
+	ln -s "../../../$1" "$FAKESYS/bus/pci/devices/${1##*/}"
+}
+
+# block_on DISK PCI_DIR NAMESPACE: DISK's major:minor, a namespace of the
+# NVMe controller at PCI_DIR
+block_on() {
+	local devt ns=$2/nvme/${3%n1}/$3
+	devt=$(printf '%d:%d' "0x$(stat -L -c %t "$1")" "0x$(stat -L -c %T "$1")")
+	mkdir -p "$FAKESYS/$ns" "$FAKESYS/dev/block"
+	echo "$devt" >"$FAKESYS/$ns/dev"
+	ln -s "../../$ns" "$FAKESYS/dev/block/$devt"
+}
+
+# rcached with sysfs_root on a fake tree: `rcachectl status --json`,
+# devices.json (what the plugin reads) and the metrics show that tree's NUMA
+# nodes, PCI paths and GPUs; the plugin puts each copy of the dataset on its
+# node and prefers the one next to the GPUs.
+test_topology_fake_sysfs() {
+	local n0=devices/pci0000:00/0000:00:1c.0/0000:3d:00.0
+	local n1=devices/pci0000:80/0000:80:02.0/0000:b1:00.0
+	rm -rf "$FAKESYS"
+	pci_fn "$n0" 0x010802 0x144d 0
+	pci_fn "$n1" 0x010802 0x144d 1
+	pci_fn devices/pci0000:80/0000:80:03.0/0000:ca:00.0 0x030200 0x10de 1
+	pci_fn devices/pci0000:80/0000:80:04.0/0000:cb:00.0 0x030000 0x1002 1
+	# on node 1 too, neither counted: a NIC, and a display device of a
+	# vendor that is not NVIDIA, AMD or Intel
+	pci_fn devices/pci0000:80/0000:80:05.0/0000:d3:00.0 0x020000 0x15b3 1
+	pci_fn devices/pci0000:80/0000:80:06.0/0000:d4:00.0 0x030200 0x1234 1
+	block_on "$C0" "$n0" nvme0n1
+	block_on "$C1" "$n1" nvme1n1
+	# one dataset, a copy on each node's disk: one resource
+	SYSFS=$FAKESYS write_conf "img-n0 file:///data/img1 $C0 resource=img" \
+		"img-n1 file:///data/img1 $C1 resource=img"
+	start
+	[ -b /dev/mapper/img-n0 ] && [ -b /dev/mapper/img-n1 ] || die "img-n0/img-n1 not created"
+	# rcachectl reads sysfs itself: the same tree through $RCACHE_SYSFS_ROOT
+	RCACHE_SYSFS_ROOT=$FAKESYS rcachectl status --json >"$OUT/topo-status.json"
+	sleep 1.5	# a report written since the devices were made
+	$PY - "$OUT/topo-status.json" "$REPORT" <<-'EOF'
+		import json, sys
+		want = {
+		    "img-n0": {"numa_node": 0, "pci_address": "0000:3d:00.0",
+		               "pci_path": "pci0000:00/0000:00:1c.0/0000:3d:00.0", "gpus": []},
+		    "img-n1": {"numa_node": 1, "pci_address": "0000:b1:00.0",
+		               "pci_path": "pci0000:80/0000:80:02.0/0000:b1:00.0",
+		               "gpus": [{"pci_address": "0000:ca:00.0", "vendor": "nvidia",
+		                         "class": "0x030200", "numa_node": 1},
+		                        {"pci_address": "0000:cb:00.0", "vendor": "amd",
+		                         "class": "0x030000", "numa_node": 1}]},
+		}
+		status = {d["name"]: d for d in json.load(open(sys.argv[1]))}
+		report = {d["name"]: d for d in json.load(open(sys.argv[2]))["devices"]}
+		for what, got in (("rcachectl status --json", status), ("devices.json", report)):
+		    for name, fields in want.items():
+		        for k, v in fields.items():
+		            if got.get(name, {}).get(k) != v:
+		                sys.exit("%s: %s: %s is %r, want %r"
+		                         % (what, name, k, got.get(name, {}).get(k), v))
+		    print("ok: %s: NUMA nodes, PCI paths and GPUs of the fake tree" % what)
+		for name in want:
+		    if report[name].get("resource") != "img":
+		        sys.exit("devices.json: %s: resource %r" % (name, report[name].get("resource")))
+	EOF
+	# without it, rcachectl sees the VM's own /sys: not the fake tree
+	assert_ne "$(field img-n1 pci_address)" "0000:b1:00.0" "pci_address from the real /sys"
+	$PY -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$PORT/metrics', timeout=5).read().decode())" \
+		>"$OUT/topo-metrics.txt"
+	assert_contains "$OUT/topo-metrics.txt" \
+		'^rcache_device_info\{device="img-n1",.*numa_node="1",pci_address="0000:b1:00.0"\} 1$' \
+		"rcache_device_info of img-n1"
+	# the plugin: each copy's replicas on its node; the copy next to the GPUs
+	# preferred; Allocate gives that copy as /dev/rcache/img
+	$PY "$K8S/vm_plugin.py" "$BIN/rcache-device-plugin" "$REPORT" /tmp/device-plugins-topo \
+		"frame:img:img-n0=0,img-n1=1" "preferred:img:img-n1" "allocate:img:img-n1"
+	grep -qx "rcache.io/dataset.img=ready" "$NFD" || die "NFD label of img: $(cat "$NFD")"
+	rm -rf "$FAKESYS"
 }
 
 TESTS=(
@@ -298,6 +388,7 @@ TESTS=(
 	metrics_match_status test_metrics_match_status
 	nfd_features test_nfd_features
 	device_plugin test_device_plugin
+	topology_fake_sysfs test_topology_fake_sysfs
 )
 t_run_all "$@"
 cleanup_devices

@@ -28,7 +28,21 @@ def objects(path):
 
 
 def declared(conf):
-    return re.findall(r"^\[device ([^\]]+)\]", conf, re.M)
+    """The resources (rcache.io/<name>) the [device] sections serve: each
+    section's "resource", else its name."""
+    out, section = {}, None
+    for line in conf.splitlines():
+        line = line.strip()
+        m = re.match(r"\[device ([^\]]+)\]$", line)
+        if line.startswith("["):
+            section = m.group(1) if m else None
+            if section:
+                out[section] = section
+        elif section:
+            m = re.match(r"resource\s*=\s*(\S+)", line)
+            if m:
+                out[section] = m.group(1)
+    return list(out.values())
 
 
 def check_node(name, objs):

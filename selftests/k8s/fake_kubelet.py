@@ -46,7 +46,7 @@ class FakeKubelet:
         # dial back before answering: the plugin must already serve
         try:
             ch = grpc.insecure_channel("unix:" + os.path.join(self.dir, req["endpoint"]))
-            opts = ch.unary_unary("/v1beta1.DevicePlugin/GetDevicePluginOptions")(b"", timeout=2)
+            opts = ch.unary_unary("/v1beta1.DevicePlugin/GetDevicePluginOptions")(b"", timeout=4)
             req["options_on_dial_back"] = kp.decode_options(opts)
             ch.close()
         except grpc.RpcError as e:
