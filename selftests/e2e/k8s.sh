@@ -341,7 +341,6 @@ test_topology_fake_sysfs() {
 	[ -b /dev/mapper/img-n0 ] && [ -b /dev/mapper/img-n1 ] || die "img-n0/img-n1 not created"
 	# rcachectl reads sysfs itself: the same tree through $RCACHE_SYSFS_ROOT
 	RCACHE_SYSFS_ROOT=$FAKESYS rcachectl status --json >"$OUT/topo-status.json"
-	sleep 1.5	# a report written since the devices were made
 	$PY - "$OUT/topo-status.json" "$REPORT" <<-'EOF'
 		import json, sys
 		want = {

@@ -116,9 +116,18 @@ def main():
             count = value(samples, "rcache_fetch_duration_seconds_count", device=dev)
             if counts[-1] != count or count < 1:
                 raise SystemExit("histogram of %s: +Inf %s, count %s" % (dev, counts[-1], count))
-        print("%s: hits %d misses %d (%d/%d bytes) cached %.2f%% hit ratio %.4f: as rcachectl says"
+            # one timed fill per block the cache holds, on a fresh device
+            # that lost none (no eviction) and failed none
+            if not st["evictions"] and not st["fetch_errors"] and \
+                    not value(samples, "rcache_daemon_fill_errors_total", device=dev) and \
+                    count != st["cached_blocks"]:
+                raise SystemExit("histogram of %s: %s fills timed, %s blocks cached" %
+                                 (dev, count, st["cached_blocks"]))
+        print("%s: hits %d misses %d (%d/%d bytes) cached %.2f%% (%d blocks, %d fills timed) "
+              "hit ratio %.4f: as rcachectl says"
               % (dev, st["read_hits"], st["read_misses"], st["hit_bytes"], st["miss_bytes"],
-                 st["cached_percent"], st["hit_ratio"]))
+                 st["cached_percent"], st["cached_blocks"], count if buckets else 0,
+                 st["hit_ratio"]))
     names = {dict(k[1]).get("device") for k in samples if k[0] == "rcache_read_hits_total"}
     if names != {st["name"] for st in status}:
         raise SystemExit("devices in the metrics %s, in rcachectl status %s" %

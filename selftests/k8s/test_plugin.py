@@ -208,7 +208,9 @@ def run(dpdir, report, kubelet, plugin, longname, clients, conf):
         c.allocate([["nonuma-0"]])
         result("allocate-other-resources-id-is-an-error", False, "succeeded")
     except grpc.RpcError as e:
-        result("allocate-other-resources-id-is-an-error", True)
+        result("allocate-other-resources-id-is-an-error",
+               e.code() == grpc.StatusCode.INVALID_ARGUMENT,
+               "got %s %s" % (e.code(), e.details()))
 
     p = c.preferred(["ds0-%d" % i for i in range(8)], ["ds0-5"], 3)
     result("preferred-allocation", len(p) == 1 and len(p[0]) == 3 and p[0][0] == "ds0-5" and
