@@ -342,10 +342,13 @@ def numa_preference():
     and GetPreferredAllocation choosing the device on the GPUs' node."""
     dpdir = sockdir("device-plugins-numa")
     report = Report(os.path.join(WORK, "devices-numa.json"))
-    # img-n0 on node 0 (no GPU there), img-n1 on node 1 (two GPUs)
-    report.set([dev("img-n0", numa=0, gpus=0, resource="img"),
-                dev("img-n1", numa=1, gpus=2, resource="img"),
-                dev("solo", numa=0, gpus=0)])
+    # img-n0 on node 0 (no GPU there), img-n1 on node 1 (two GPUs), both
+    # made by rcached from its config; "img" made by hand, of another dataset
+    origin = "s3://datasets/img.ext4"
+    copies = [dev("img-n0", numa=0, gpus=0, resource="img", origin=origin, owned=True),
+              dev("img-n1", numa=1, gpus=2, resource="img", origin=origin, owned=True)]
+    report.set(copies + [dev("solo", numa=0, gpus=0),
+                         dev("img", numa=1, gpus=2, origin="s3://other/x.ext4", owned=False)])
     report.thread.start()
     kubelet = FakeKubelet(dpdir)
     kubelet.start()
@@ -370,6 +373,10 @@ def numa_preference():
         result("each-device-on-its-numa-node",
                isinstance(f, list) and sorted(f, key=lambda d: d["id"]) == want,
                "got %s" % f)
+        result("device-of-another-dataset-left-out",
+               isinstance(f, list) and not [d for d in f if d["id"].startswith("img-") and
+                                            d["id"][4:].isdigit()],
+               "the hand-made img (another origin) is in rcache.io/img: %s" % f)
         n0 = ["img-n0-%d" % i for i in range(8)]
         n1 = ["img-n1-%d" % i for i in range(8)]
         # node 0's replicas listed first, and lower in every tie-break: the
@@ -399,16 +406,15 @@ def numa_preference():
         p = c.preferred(n0 + n1, [], 1)
         result("preferred-spreads-over-replicas", p == [["img-n1-1"]], "got %s" % p)
         # the GPUs' node device fails: its replicas Unhealthy, the rest not
-        report.set([dev("img-n0", numa=0, gpus=0, resource="img"),
-                    dev("img-n1", numa=1, gpus=2, resource="img", health="unhealthy",
-                        mode="failed"), dev("solo", numa=0, gpus=0)])
+        report.set([copies[0], dict(copies[1], health="unhealthy", mode="failed"),
+                    dev("solo", numa=0, gpus=0)])
         f = c.next_frame(5)
         result("health-per-device",
                isinstance(f, list) and len(f) == 16 and
                all(d["health"] == ("Unhealthy" if d["id"].startswith("img-n1") else "Healthy")
                    for d in f), "got %s" % f)
         # a copy leaves the config: its replicas go, the resource stays
-        report.set([dev("img-n0", numa=0, gpus=0, resource="img"), dev("solo", numa=0, gpus=0)])
+        report.set([copies[0], dev("solo", numa=0, gpus=0)])
         f = c.next_frame(5)
         result("device-leaves-its-resource",
                isinstance(f, list) and sorted(d["id"] for d in f) == n0, "got %s" % f)

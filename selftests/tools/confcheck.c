@@ -55,8 +55,9 @@ int main(int argc, char **argv)
 			       d->name, d->name);
 			bad++;
 		} else {
-			printf("ok [device %s] origin %s cache %s replicas %u\n", d->name, d->origin,
-			       d->cache, d->replicas ? d->replicas : RC_DECL_DEFAULT_REPLICAS);
+			printf("ok [device %s] origin %s cache %s replicas %u resource %s\n", d->name,
+			       d->origin, d->cache, d->replicas ? d->replicas : RC_DECL_DEFAULT_REPLICAS,
+			       rc_decl_resource(d));
 		}
 	}
 	rc_decls_free(&ds);

@@ -515,7 +515,8 @@ static void dp_report(void)
 
 	CHECK(dp_report_parse("{\"version\":1,\"alive\":true,\"updated\":1000.5,\"pid\":7,"
 			      "\"devices\":[{\"name\":\"a\",\"health\":\"healthy\",\"numa_node\":1,"
-			      "\"gpus\":[{},{}],\"replicas\":4,\"resource\":\"ds\"},"
+			      "\"gpus\":[{},{}],\"replicas\":4,\"resource\":\"ds\","
+			      "\"origin\":\"s3://b/k\",\"owned\":true},"
 			      "{\"name\":\"b\",\"device\":\"/dev/mapper/b\",\"health\":\"unhealthy\","
 			      "\"health_reason\":\"mode stale\",\"numa_node\":-1},{\"noname\":1}]}",
 			      &r, &e) == 0);
@@ -527,6 +528,8 @@ static void dp_report(void)
 		CHECK(r.v[0].replicas == 4);
 		CHECK_STR(r.v[0].resource, "ds");
 		CHECK_STR(r.v[1].resource, "b");	/* none given: its name */
+		CHECK_STR(r.v[0].origin, "s3://b/k");
+		CHECK(r.v[0].owned && !r.v[1].owned);
 		CHECK(!r.v[1].healthy && r.v[1].numa_node == -1);
 		CHECK_STR(r.v[1].why, "mode stale");
 	}

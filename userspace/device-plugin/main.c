@@ -45,6 +45,7 @@
 #include "../lib/dpmodel.h"
 #include "../lib/ini.h"
 #include "../lib/log.h"
+#include "../lib/origin_secret.h"
 #include "../lib/util.h"
 
 #define API_VERSION "v1beta1"
@@ -126,6 +127,7 @@ struct resource {
 	struct member *members;
 	int nmembers;
 	unsigned long version;
+	char left_out[128];		/* a device of another origin, last warned of */
 	/* registration */
 	struct reg *reg;
 	bool want_register, registered;
@@ -955,23 +957,48 @@ static void load_config(bool force)
 	conf_mtime = st.st_mtim;
 }
 
-/* The devices of the report that serve resource @name, fresh from it. */
-static int report_members(const struct dp_report *rep, const char *name, struct member *out)
+/*
+ * The devices of the report that serve @res, fresh from it: copies of one
+ * dataset only.  A device of another origin that merely has the resource's
+ * name (one made by hand, not from the config) is left out, so a pod never
+ * gets another dataset than it asked for.
+ */
+static int report_members(const struct dp_report *rep, struct resource *res, struct member *out)
 {
+	const struct dp_dev *ref = NULL;
+	const char *left_out = "";
 	int i, n = 0;
 
 	for (i = 0; i < rep->n; i++) {
 		const struct dp_dev *dev = &rep->v[i];
 
-		if (!dp_name_ok(dev->name) || !dp_name_ok(dev->resource) ||
-		    strcmp(dev->resource, name))
+		if (dp_name_ok(dev->name) && !strcmp(dev->resource, res->name) &&
+		    (!ref || (dev->owned && !ref->owned)))
+			ref = dev;
+	}
+	for (i = 0; ref && i < rep->n; i++) {
+		const struct dp_dev *dev = &rep->v[i];
+
+		if (!dp_name_ok(dev->name) || strcmp(dev->resource, res->name))
 			continue;
+		if (!rc_origin_same_object(dev->origin, ref->origin)) {
+			char a[RCACHE_MAX_ORIGIN_LEN + 8], b[RCACHE_MAX_ORIGIN_LEN + 8];
+
+			if (strcmp(res->left_out, dev->name))
+				rc_warn("%s: %s left out: its origin %s is not that of %s (%s)",
+					res->resource_name, dev->name,
+					rc_origin_shown(dev->origin, a, sizeof(a)), ref->name,
+					rc_origin_shown(ref->origin, b, sizeof(b)));
+			left_out = dev->name;
+			continue;
+		}
 		memset(&out[n], 0, sizeof(out[n]));
 		out[n].dev = *dev;
 		out[n].healthy = dev->healthy;
 		out[n].replicas = replicas_for(dev);
 		n++;
 	}
+	snprintf(res->left_out, sizeof(res->left_out), "%s", left_out);
 	return n;
 }
 
@@ -1039,16 +1066,15 @@ static void follow_report(void)
 		if (k < i)
 			continue;	/* its resource is done */
 		res = res_find(dev->resource);
-		n = report_members(&rep, dev->resource, want);
-		if (!res) {
-			res = res_new(dev->resource);
-			if (!res)
-				continue;
-			res_update(res, want, n);
-			server_start(res);
-		} else {
-			res_update(res, want, n);
+		if (res) {
+			res_update(res, want, report_members(&rep, res, want));
+			continue;
 		}
+		res = res_new(dev->resource);
+		if (!res)
+			continue;
+		res_update(res, want, report_members(&rep, res, want));
+		server_start(res);
 	}
 	for (res = resources; res; res = next) {
 		next = res->next;

@@ -49,6 +49,8 @@ int dp_report_parse(const char *text, struct dp_report *r, struct rc_err *err)
 			 rc_json_get_str(c, "device", ""));
 		if (!d->host_path[0])
 			snprintf(d->host_path, sizeof(d->host_path), "/dev/mapper/%s", d->name);
+		snprintf(d->origin, sizeof(d->origin), "%s", rc_json_get_str(c, "origin", ""));
+		d->owned = rc_json_get_bool(c, "owned", false);
 		d->healthy = !strcmp(rc_json_get_str(c, "health", ""), "healthy");
 		snprintf(d->why, sizeof(d->why), "%s", rc_json_get_str(c, "health_reason", ""));
 		d->numa_node = (int)rc_json_get_num(c, "numa_node", -1);

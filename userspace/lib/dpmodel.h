@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "../../uapi/linux/dm-rcache.h"
 
 #define DP_RESOURCE_PREFIX "rcache.io/"
 #define DP_MAX_ID 63
@@ -22,6 +23,8 @@
 struct dp_dev {
 	char name[128];
 	char resource[128];		/* the resource it serves; default: name */
+	char origin[RCACHE_MAX_ORIGIN_LEN + 1];
+	bool owned;			/* rcached made it from its config */
 	char host_path[256];		/* /dev/mapper/<name> */
 	bool healthy;			/* mode ready, daemon connected */
 	char why[512];			/* when not healthy */
