@@ -22,6 +22,7 @@
 #include <linux/vmalloc.h>
 
 #include "dm-rcache.h"
+#include "dm-rcache-geometry.h"
 
 /* RCACHE_VERSION{,_MAJOR,_MINOR,_PATCH}: Kbuild defines them from VERSION. */
 #ifndef RCACHE_VERSION
@@ -50,33 +51,28 @@ static const char * const rcache_state_names[__RCACHE_STATE_MAX] = {
 
 u64 rcache_cache_offset(struct rcache *rc, u32 slot)
 {
-	return rc->geo.data_start + ((u64)slot << (rc->block_shift + SECTOR_SHIFT));
+	return rcache_slot_offset(rc->geo.data_start, slot, rc->block_shift);
 }
 
 /* The origin byte range that block @block covers; the last may be short. */
 void rcache_fill_origin_range(struct rcache *rc, u64 block, u64 *offset,
 			      u32 *length)
 {
-	u64 start = block << (rc->block_shift + SECTOR_SHIFT);
-	u64 block_bytes = (u64)rc->block_sectors << SECTOR_SHIFT;
-
-	*offset = start;
-	*length = min(block_bytes, rc->origin_size - start);
+	rcache_origin_range(block, rc->block_shift, rc->origin_size, offset, length);
 }
 
 static u64 rcache_bio_block(struct rcache *rc, struct bio *bio)
 {
-	return dm_target_offset(rc->ti, bio->bi_iter.bi_sector) >> rc->block_shift;
+	return rcache_sector_block(dm_target_offset(rc->ti, bio->bi_iter.bi_sector),
+				   rc->block_shift);
 }
 
 static void rcache_remap(struct rcache *rc, struct bio *bio, u32 slot)
 {
-	sector_t offset = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
-
 	bio_set_dev(bio, rc->cache_dev->bdev);
-	bio->bi_iter.bi_sector = rc->data_start +
-		((sector_t)slot << rc->block_shift) +
-		(offset & (rc->block_sectors - 1));
+	bio->bi_iter.bi_sector =
+		rcache_remap_sector(rc->data_start, slot, rc->block_shift,
+				    dm_target_offset(rc->ti, bio->bi_iter.bi_sector));
 }
 
 static struct rcache_bio *rcache_pb(struct bio *bio)
@@ -878,14 +874,13 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	len_bytes = (u64)ti->len << SECTOR_SHIFT;
 	rc->origin_size = args.origin_size ?: len_bytes;
-	if (len_bytes > round_up(rc->origin_size, SECTOR_SIZE * 8ULL)) {
+	if (!rcache_len_fits_origin(len_bytes, rc->origin_size)) {
 		ti->error = "Target length exceeds origin_size";
 		r = -EINVAL;
 		goto bad;
 	}
 	/* A tail past origin_size (at most to the next 4 KiB) reads as zeros. */
-	rc->nr_blocks = DIV_ROUND_UP_ULL(max(rc->origin_size, len_bytes),
-					 block_bytes);
+	rc->nr_blocks = rcache_nr_blocks(rc->origin_size, len_bytes, rc->block_shift);
 	if (rc->nr_blocks > RCACHE_MAX_BLOCKS) {
 		ti->error = "Origin has too many blocks: use a larger block size";
 		r = -EINVAL;
