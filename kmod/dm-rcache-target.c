@@ -783,17 +783,39 @@ static char *rcache_join_args(unsigned int argc, char **argv)
 	return s;
 }
 
-/* Refuse a cache device another rcache device (other than us) caches on. */
+/*
+ * Cache devices in use, by every rcache target from its ctr on: a table that
+ * names another device's cache is refused before anything is read from or
+ * written to it (a "reset" would otherwise reformat it under that device).
+ * A reload of the same mapped device may name its own cache again.
+ */
+static LIST_HEAD(rcache_claims);
+
 static int rcache_claim_cache_dev(struct rcache *rc)
 {
 	struct rcache *other;
+	int r = 0;
 
-	lockdep_assert_held(&rcache_devices_lock);
-	list_for_each_entry(other, &rcache_devices, devices_entry)
+	mutex_lock(&rcache_devices_lock);
+	list_for_each_entry(other, &rcache_claims, claim_entry)
 		if (other->cache_dev->bdev->bd_dev == rc->cache_dev->bdev->bd_dev &&
-		    other->md != rc->md)
-			return -EBUSY;
-	return 0;
+		    other->md != rc->md) {
+			r = -EBUSY;
+			break;
+		}
+	if (!r)
+		list_add_tail(&rc->claim_entry, &rcache_claims);
+	mutex_unlock(&rcache_devices_lock);
+	return r;
+}
+
+static void rcache_unclaim_cache_dev(struct rcache *rc)
+{
+	if (list_empty(&rc->claim_entry))
+		return;
+	mutex_lock(&rcache_devices_lock);
+	list_del_init(&rc->claim_entry);
+	mutex_unlock(&rcache_devices_lock);
 }
 
 static void rcache_free(struct rcache *rc)
@@ -801,6 +823,7 @@ static void rcache_free(struct rcache *rc)
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
 	rcache_md_close(rc);
+	rcache_unclaim_cache_dev(rc);
 	if (rc->cache_dev)
 		dm_put_device(rc->ti, rc->cache_dev);
 	free_percpu(rc->stats);
@@ -858,6 +881,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	atomic_set(&rc->completing, 1);
 	init_completion(&rc->drained);
 	INIT_LIST_HEAD(&rc->devices_entry);
+	INIT_LIST_HEAD(&rc->claim_entry);
 	block_bytes = args.block_sectors << SECTOR_SHIFT;
 	rcache_streams_init(&rc->streams, args.prefetch_window ?:
 			    max(RCACHE_DEFAULT_PREFETCH_BYTES / block_bytes, 4U));
@@ -925,6 +949,11 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	rcache_policy_init(&rc->policy, rc->map, rc->rmap, rc->nr_blocks, rc->geo.nr_slots);
 
+	r = rcache_claim_cache_dev(rc);
+	if (r) {
+		ti->error = "Cache device is in use by another rcache device";
+		goto bad;
+	}
 	r = rcache_md_open(rc, &args, cache_bytes, &ti->error);
 	if (r)
 		goto bad;
@@ -942,12 +971,6 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = rc;
 
 	mutex_lock(&rcache_devices_lock);
-	r = rcache_claim_cache_dev(rc);
-	if (r) {
-		mutex_unlock(&rcache_devices_lock);
-		ti->error = "Cache device is in use by another rcache device";
-		goto bad;
-	}
 	rc->dev_id = atomic64_inc_return(&rcache_next_dev_id);
 	list_add_tail(&rc->devices_entry, &rcache_devices);
 	mutex_unlock(&rcache_devices_lock);
