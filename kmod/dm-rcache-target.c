@@ -22,6 +22,7 @@
 #include <linux/vmalloc.h>
 
 #include "dm-rcache.h"
+#include "dm-rcache-geometry.h"
 
 /* RCACHE_VERSION{,_MAJOR,_MINOR,_PATCH}: Kbuild defines them from VERSION. */
 #ifndef RCACHE_VERSION
@@ -50,33 +51,28 @@ static const char * const rcache_state_names[__RCACHE_STATE_MAX] = {
 
 u64 rcache_cache_offset(struct rcache *rc, u32 slot)
 {
-	return rc->geo.data_start + ((u64)slot << (rc->block_shift + SECTOR_SHIFT));
+	return rcache_slot_offset(rc->geo.data_start, slot, rc->block_shift);
 }
 
 /* The origin byte range that block @block covers; the last may be short. */
 void rcache_fill_origin_range(struct rcache *rc, u64 block, u64 *offset,
 			      u32 *length)
 {
-	u64 start = block << (rc->block_shift + SECTOR_SHIFT);
-	u64 block_bytes = (u64)rc->block_sectors << SECTOR_SHIFT;
-
-	*offset = start;
-	*length = min(block_bytes, rc->origin_size - start);
+	rcache_origin_range(block, rc->block_shift, rc->origin_size, offset, length);
 }
 
 static u64 rcache_bio_block(struct rcache *rc, struct bio *bio)
 {
-	return dm_target_offset(rc->ti, bio->bi_iter.bi_sector) >> rc->block_shift;
+	return rcache_sector_block(dm_target_offset(rc->ti, bio->bi_iter.bi_sector),
+				   rc->block_shift);
 }
 
 static void rcache_remap(struct rcache *rc, struct bio *bio, u32 slot)
 {
-	sector_t offset = dm_target_offset(rc->ti, bio->bi_iter.bi_sector);
-
 	bio_set_dev(bio, rc->cache_dev->bdev);
-	bio->bi_iter.bi_sector = rc->data_start +
-		((sector_t)slot << rc->block_shift) +
-		(offset & (rc->block_sectors - 1));
+	bio->bi_iter.bi_sector =
+		rcache_remap_sector(rc->data_start, slot, rc->block_shift,
+				    dm_target_offset(rc->ti, bio->bi_iter.bi_sector));
 }
 
 static struct rcache_bio *rcache_pb(struct bio *bio)
@@ -787,17 +783,39 @@ static char *rcache_join_args(unsigned int argc, char **argv)
 	return s;
 }
 
-/* Refuse a cache device another rcache device (other than us) caches on. */
+/*
+ * Cache devices in use, by every rcache target from its ctr on: a table that
+ * names another device's cache is refused before anything is read from or
+ * written to it (a "reset" would otherwise reformat it under that device).
+ * A reload of the same mapped device may name its own cache again.
+ */
+static LIST_HEAD(rcache_claims);
+
 static int rcache_claim_cache_dev(struct rcache *rc)
 {
 	struct rcache *other;
+	int r = 0;
 
-	lockdep_assert_held(&rcache_devices_lock);
-	list_for_each_entry(other, &rcache_devices, devices_entry)
+	mutex_lock(&rcache_devices_lock);
+	list_for_each_entry(other, &rcache_claims, claim_entry)
 		if (other->cache_dev->bdev->bd_dev == rc->cache_dev->bdev->bd_dev &&
-		    other->md != rc->md)
-			return -EBUSY;
-	return 0;
+		    other->md != rc->md) {
+			r = -EBUSY;
+			break;
+		}
+	if (!r)
+		list_add_tail(&rc->claim_entry, &rcache_claims);
+	mutex_unlock(&rcache_devices_lock);
+	return r;
+}
+
+static void rcache_unclaim_cache_dev(struct rcache *rc)
+{
+	if (list_empty(&rc->claim_entry))
+		return;
+	mutex_lock(&rcache_devices_lock);
+	list_del_init(&rc->claim_entry);
+	mutex_unlock(&rcache_devices_lock);
 }
 
 static void rcache_free(struct rcache *rc)
@@ -805,6 +823,7 @@ static void rcache_free(struct rcache *rc)
 	if (rc->wq)
 		destroy_workqueue(rc->wq);
 	rcache_md_close(rc);
+	rcache_unclaim_cache_dev(rc);
 	if (rc->cache_dev)
 		dm_put_device(rc->ti, rc->cache_dev);
 	free_percpu(rc->stats);
@@ -862,6 +881,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	atomic_set(&rc->completing, 1);
 	init_completion(&rc->drained);
 	INIT_LIST_HEAD(&rc->devices_entry);
+	INIT_LIST_HEAD(&rc->claim_entry);
 	block_bytes = args.block_sectors << SECTOR_SHIFT;
 	rcache_streams_init(&rc->streams, args.prefetch_window ?:
 			    max(RCACHE_DEFAULT_PREFETCH_BYTES / block_bytes, 4U));
@@ -878,14 +898,13 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	len_bytes = (u64)ti->len << SECTOR_SHIFT;
 	rc->origin_size = args.origin_size ?: len_bytes;
-	if (len_bytes > round_up(rc->origin_size, SECTOR_SIZE * 8ULL)) {
+	if (!rcache_len_fits_origin(len_bytes, rc->origin_size)) {
 		ti->error = "Target length exceeds origin_size";
 		r = -EINVAL;
 		goto bad;
 	}
 	/* A tail past origin_size (at most to the next 4 KiB) reads as zeros. */
-	rc->nr_blocks = DIV_ROUND_UP_ULL(max(rc->origin_size, len_bytes),
-					 block_bytes);
+	rc->nr_blocks = rcache_nr_blocks(rc->origin_size, len_bytes, rc->block_shift);
 	if (rc->nr_blocks > RCACHE_MAX_BLOCKS) {
 		ti->error = "Origin has too many blocks: use a larger block size";
 		r = -EINVAL;
@@ -930,6 +949,11 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	rcache_policy_init(&rc->policy, rc->map, rc->rmap, rc->nr_blocks, rc->geo.nr_slots);
 
+	r = rcache_claim_cache_dev(rc);
+	if (r) {
+		ti->error = "Cache device is in use by another rcache device";
+		goto bad;
+	}
 	r = rcache_md_open(rc, &args, cache_bytes, &ti->error);
 	if (r)
 		goto bad;
@@ -947,12 +971,6 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = rc;
 
 	mutex_lock(&rcache_devices_lock);
-	r = rcache_claim_cache_dev(rc);
-	if (r) {
-		mutex_unlock(&rcache_devices_lock);
-		ti->error = "Cache device is in use by another rcache device";
-		goto bad;
-	}
 	rc->dev_id = atomic64_inc_return(&rcache_next_dev_id);
 	list_add_tail(&rc->devices_entry, &rcache_devices);
 	mutex_unlock(&rcache_devices_lock);

@@ -321,6 +321,7 @@ struct rcache {
 	struct completion drained;
 
 	struct list_head devices_entry;
+	struct list_head claim_entry;	/* its cache device is in use */
 };
 
 /* One outstanding fill of one block. */

@@ -7,8 +7,11 @@ set -euo pipefail
 
 build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev
 	libcurl4-openssl-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler linux-headers-amd64"
+# iproute2: the guest brings up lo with `ip` (NFS and S3 run over 127.0.0.1),
+# the demo shapes it with `tc`, the S3 scripts look for ports with `ss`;
+# procps: ps, pgrep, pkill.  Neither is in a minimal Debian image.
 vm_pkgs="linux-image-amd64 qemu-system-x86 busybox-static cpio kmod dmsetup e2fsprogs
-	util-linux python3"
+	util-linux mount procps iproute2 python3"
 check_pkgs="linux-source-6.1 sparse xz-utils fio nfs-kernel-server rpcbind python3-grpcio
 	python3-yaml yamllint"
 bench_pkgs="fio s3fs fuse3"

@@ -67,8 +67,12 @@ cold_warm() {
 	warm_ms=$(read_all)
 	hits1=$(field dataset read_hits)
 	misses1=$(field dataset read_misses)
-	( cd /mnt/dataset && sha256sum -c --quiet /tmp/files.sha256 ) &&
-		echo "  sha256 of every file matches the original"
+	# (an "if": a failing command on the left of && would not stop set -e)
+	if ! (cd /mnt/dataset && sha256sum -c --quiet /tmp/files.sha256); then
+		echo "demo FAILED: $what: files read through /dev/mapper/dataset differ from the originals (sha256 above)" >&2
+		exit 1
+	fi
+	echo "  sha256 of every file matches the original"
 	say "Result ($what)"
 	python3 - "$cold_ms" "$warm_ms" "$((NFILES * 4))" <<'PY'
 import sys

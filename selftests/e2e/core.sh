@@ -16,6 +16,31 @@ make_origin $ORIGIN $ORIGIN_SIZE 1
 ORIGIN_SHA=$(sha_file $ORIGIN)
 load_module || t_fail module-load "insmod dm-rcache.ko failed"
 
+# dev_numbers DEV: "major:minor", as tables and the status name devices
+dev_numbers() {
+	printf '%d:%d' $((0x$(stat -L -c %t "$1"))) $((0x$(stat -L -c %T "$1")))
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# sha_blocks DEV SKIP COUNT: sha256 of COUNT MiB from MiB SKIP of DEV
+sha_blocks() {
+	dd if="$1" bs=1M skip="$2" count="$3" iflag=direct status=none | sha256sum | cut -d' ' -f1
+}
+
+# wait_for_daemon NAME: until the device sees a registered daemon (a fake
+# one from nlprobe, which prints nothing when it registers)
+wait_for_daemon() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(field "$1" daemon)" = connected ] && return 0
+		sleep 0.1
+	done
+	die "no daemon registered"
+}
+
 # wipe DEV: fresh cache contents (zeros), so stale data cannot pass a check
 wipe() {
 	dd if=/dev/zero of="$1" bs=1M count=8 oflag=direct status=none 2>/dev/null || true
@@ -89,21 +114,38 @@ test_odd_sizes() {
 
 # The origin is a block device that answers reads slowly (dm-delay), so
 # fetches are in flight when the daemon dies.
+#   setup_slow_origin [DELAY_MS [SLOW_MIB]]: every read delayed by DELAY_MS
+#   (400), or only those of the first SLOW_MIB MiB, the rest at full speed
 setup_slow_origin() {
+	local ms=${1:-400} slow=$((${2:-$((ORIGIN_SIZE / MiB))} * 2048)) all=$((ORIGIN_SIZE / 512))
 	dd if=$ORIGIN of=$O0 bs=1M oflag=direct status=none
-	dmsetup create slow --table "0 $((ORIGIN_SIZE / 512)) delay $O0 0 400"
+	if [ $slow -lt $all ]; then
+		dmsetup create slow --table "0 $slow delay $O0 0 $ms
+$slow $((all - slow)) linear $O0 $slow"
+	else
+		dmsetup create slow --table "0 $all delay $O0 0 $ms"
+	fi
 	dmsetup mknodes slow
+}
+
+# origin_fast: the slow origin answers at full speed from now on (the reads
+# dm-delay holds complete at the switch)
+origin_fast() {
+	dmsetup load slow --table "0 $((ORIGIN_SIZE / 512)) linear $O0 0"
+	dmsetup resume slow
 }
 
 test_kill9_restart() {
 	local pids=() i
-	setup_slow_origin
+	# the readers' blocks take a minute to read: however slow this host,
+	# they are waiting at the kill; after it, the origin is made fast
+	setup_slow_origin 60000 12
 	wipe $C0
 	start_daemon
 	# no prefetch: the readers must still wait on their own misses at the kill
 	rcachectl create k9 --origin file:///dev/mapper/slow --cache $C0 --daemon-timeout 60 --no-prefetch
 	for i in 0 1 2 3 4 5; do
-		dd if=/dev/mapper/k9 of=/data/k9.$i bs=1M skip=$((i * 6)) count=6 iflag=direct status=none &
+		dd if=/dev/mapper/k9 of=/data/k9.$i bs=1M skip=$((i * 2)) count=2 iflag=direct status=none &
 		pids+=($!)
 	done
 	sleep 1
@@ -114,13 +156,19 @@ test_kill9_restart() {
 		kill -0 $i 2>/dev/null || die "a reader finished while no daemon was there"
 	done
 	assert_eq "$(field k9 daemon)" absent "daemon state after kill -9"
+	local stale
+	stale=$(field k9 stale_replies)
+	origin_fast
 	start_daemon
 	for i in "${!pids[@]}"; do
 		wait ${pids[$i]} || die "reader $i failed after the daemon came back"
 	done
+	# every re-sent request was completed once: no reply was refused as
+	# stale (a doubled or late completion would be)
+	assert_eq "$(field k9 stale_replies)" "$stale" "stale replies after the restart"
 	for i in 0 1 2 3 4 5; do
 		assert_eq "$(sha_file /data/k9.$i)" \
-			"$(dd if=$ORIGIN bs=1M skip=$((i * 6)) count=6 status=none | sha256sum | cut -d' ' -f1)" \
+			"$(dd if=$ORIGIN bs=1M skip=$((i * 2)) count=2 status=none | sha256sum | cut -d' ' -f1)" \
 			"bytes of reader $i"
 	done
 	assert_eq "$(field k9 fetch_errors)" 0 "fetch errors"
@@ -131,46 +179,130 @@ test_kill9_restart() {
 	dmsetup remove --retry slow
 }
 
+# read_mib DEV FIRST COUNT OUT: reads COUNT MiBs from MiB FIRST with O_DIRECT,
+# one after another, and writes "ERRNO START_MS END_MS" to OUT (ERRNO 0 when
+# all succeeded; wall clock in ms).  The reader takes the times itself, so
+# the start-up and wake-up of processes on a loaded host do not count.
+read_mib() {
+	python3 - "$@" <<'PY'
+import mmap, os, sys, time
+dev, first, count, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 1 << 20)
+err, start = 0, time.time()
+for b in range(first, first + count):
+    try:
+        os.preadv(fd, [buf], b << 20)
+    except OSError as e:
+        err = e.errno
+        break
+end = time.time()
+with open(out + ".tmp", "w") as f:
+    f.write("%d %d %d\n" % (err, start * 1000, end * 1000))
+os.rename(out + ".tmp", out)
+PY
+}
+
+# wait_misses NAME N: until device NAME counted N read misses
+wait_misses() {
+	local i
+	for i in $(seq 1 300); do
+		[ "$(field "$1" read_misses)" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	die "$1: fewer than $2 misses: $(field "$1" read_misses)"
+}
+
+# kill -9 with readers blocked on misses, and no daemon comes back: the
+# reads fail with EIO once daemon_timeout has passed since the daemon left
+# (not since the reads began), cached blocks are still served meanwhile,
+# and the device and the module can be removed afterwards.
+test_kill9_no_restart() {
+	local pids=() i t0 ms timeout=4 err start end
+	# the readers' blocks take a minute to read: waiting at the kill
+	setup_slow_origin 60000 8
+	wipe $C0
+	start_daemon
+	rcachectl create k9n --origin file:///dev/mapper/slow --cache $C0 \
+		--daemon-timeout $timeout --no-prefetch
+	dd if=/dev/mapper/k9n of=/dev/null bs=1M skip=39 count=1 iflag=direct status=none
+	for i in 0 1 2 3; do
+		read_mib /dev/mapper/k9n $((i * 2)) 2 /data/k9n.$i &
+		pids+=($!)
+	done
+	wait_misses k9n 5	# block 39, and each reader's first block
+	assert_eq "$(field k9n fetches_inflight)" 4 "fetches in flight before the kill"
+	t0=$(now_ms)
+	kill9_daemon
+	sleep 1
+	for i in 0 1 2 3; do
+		[ ! -e /data/k9n.$i ] || die "reader $i ended within 1 s of the kill: $(cat /data/k9n.$i)"
+	done
+	# hits need no daemon
+	assert_eq "$(timeout 20 dd if=/dev/mapper/k9n bs=1M skip=39 count=1 iflag=direct status=none |
+		sha256sum | cut -d' ' -f1)" \
+		"$(dd if=$ORIGIN bs=1M skip=39 count=1 status=none | sha256sum | cut -d' ' -f1)" \
+		"cached block with no daemon"
+	for i in "${!pids[@]}"; do
+		timeout 60 tail --pid=${pids[$i]} -f /dev/null || die "reader $i still blocked a minute after the kill"
+	done
+	for i in 0 1 2 3; do
+		read -r err start end </data/k9n.$i
+		assert_eq "$err" 5 "errno of reader $i (EIO)"
+		ms=$((end - t0))
+		echo "reader $i failed ${ms} ms after the kill (daemon_timeout $timeout s)"
+		assert_ge $ms $((timeout * 1000 - 100)) "ms from the kill to EIO (reader $i)"
+		assert_le $ms $((timeout * 1000 + 3000)) "ms from the kill to EIO (reader $i)"
+	done
+	assert_eq "$(field k9n fetch_errors)" 4 "fetch errors"
+	assert_eq "$(field k9n fetches_inflight)" 0 "fetches left in flight"
+	assert_eq "$(field k9n daemon)" absent "daemon state"
+	timeout 60 dmsetup remove k9n || die "dmsetup remove failed after the timeouts"
+	origin_fast	# ends the dead daemon's origin reads, which hold it open
+	dmsetup remove --retry slow
+	timeout 60 rmmod dm_rcache || die "rmmod failed after the timeouts"
+	load_module
+}
+
 test_daemon_timeout() {
-	local t0 t1
+	local err start end
 	wipe $C0
 	rcachectl create to --origin file://$ORIGIN --cache $C0 --daemon-timeout 3
-	t0=$(date +%s%N)
-	if dd if=/dev/mapper/to of=/dev/null bs=4k count=1 iflag=direct status=none 2>/data/to.err; then
-		die "read succeeded with no daemon"
-	fi
-	t1=$(date +%s%N)
-	grep -q "Input/output error" /data/to.err || die "expected EIO, got: $(cat /data/to.err)"
-	assert_ge $(((t1 - t0) / 1000000)) 2500 "ms before EIO (daemon_timeout 3)"
-	assert_le $(((t1 - t0) / 1000000)) 8000 "ms before EIO (daemon_timeout 3)"
+	read_mib /dev/mapper/to 0 1 /data/to
+	read -r err start end </data/to
+	assert_eq "$err" 5 "errno of a read with no daemon (EIO)"
+	assert_ge $((end - start)) 2900 "ms before EIO (daemon_timeout 3)"
+	assert_le $((end - start)) 6000 "ms before EIO (daemon_timeout 3)"
 	assert_ge "$(field to fetch_errors)" 1 "fetch errors"
 	rcachectl remove to
 }
 
 test_fail_fast() {
-	local t0 t1
+	local t0 err start end
 	wipe $C0
 	rcachectl create ff --origin file://$ORIGIN --cache $C0 --fail-fast
-	t0=$(date +%s%N)
-	assert_fails "read with no daemon and fail_fast" \
-		dd if=/dev/mapper/ff of=/dev/null bs=4k count=1 iflag=direct
-	t1=$(date +%s%N)
-	assert_le $(((t1 - t0) / 1000000)) 1500 "ms before EIO with fail_fast"
-	# fail_fast also fails what was queued when the daemon dies
+	read_mib /dev/mapper/ff 0 1 /data/ff.1
+	read -r err start end </data/ff.1
+	assert_eq "$err" 5 "errno of a read with no daemon and fail_fast (EIO)"
+	assert_le $((end - start)) 1500 "ms before EIO with fail_fast"
+	# fail_fast also fails what was queued when the daemon dies (the origin
+	# takes a minute per read: the reader is surely waiting at the kill)
 	start_daemon
-	setup_slow_origin
+	setup_slow_origin 60000
 	rcachectl remove ff
 	wipe $C0	# another origin: a fresh cache
 	rcachectl create ff --origin file:///dev/mapper/slow --cache $C0 --fail-fast
-	dd if=/dev/mapper/ff of=/dev/null bs=1M count=20 iflag=direct status=none 2>/dev/null &
+	read_mib /dev/mapper/ff 0 20 /data/ff.2 &
 	local reader=$!
-	sleep 1
+	wait_misses ff 1
+	t0=$(now_ms)
 	kill9_daemon
-	t0=$(date +%s%N)
-	if wait $reader; then die "reader succeeded although the daemon died (fail_fast)"; fi
-	t1=$(date +%s%N)
-	assert_le $(((t1 - t0) / 1000000)) 3000 "ms before queued misses failed (fail_fast)"
+	wait $reader
+	read -r err start end </data/ff.2
+	assert_eq "$err" 5 "errno of the reader whose daemon died (fail_fast)"
+	assert_le $((end - t0)) 3000 "ms before queued misses failed (fail_fast)"
 	rcachectl remove ff
+	origin_fast	# ends the dead daemon's origin reads, which hold it open
 	dmsetup remove --retry slow
 }
 
@@ -185,8 +317,11 @@ $((half + 2048)) $((half - 2048)) linear $O0 $((half + 2048))"
 	wipe $C0
 	start_daemon
 	rcachectl create re --origin file:///dev/mapper/holey --cache $C0
-	assert_fails "read of the unreadable block" \
-		dd if=/dev/mapper/re of=/dev/null bs=1M skip=20 count=1 iflag=direct
+	if dd if=/dev/mapper/re of=/dev/null bs=1M skip=20 count=1 iflag=direct status=none \
+		2>/data/re.err; then
+		die "read of the unreadable block succeeded"
+	fi
+	grep -q "Input/output error" /data/re.err || die "expected EIO, got: $(cat /data/re.err)"
 	assert_ge "$(field re fetch_errors)" 1 "fetch_errors after the origin error"
 	grep -q "origin file:///dev/mapper/holey: read of bytes 20971520-22020095 (block 20) failed: Input/output error" \
 		"$LOGS/rcached.log" || die "rcached did not log origin, range and errno"
@@ -243,7 +378,7 @@ bad_table() {
 
 test_bad_tables() {
 	local cdev len=$((ORIGIN_SIZE / 512)) u=file://$ORIGIN
-	cdev=$(printf '%d:%d' $((0x$(stat -L -c %t $C0))) $((0x$(stat -L -c %T $C0))))
+	cdev=$(dev_numbers $C0)
 	bad_table b1 "0 $len rcache $cdev $u" "Invalid number of arguments"
 	bad_table b2 "0 $len rcache $cdev $u 1000" "Invalid block size"
 	bad_table b3 "0 $len rcache $cdev $u 4" "Invalid block size"
@@ -333,7 +468,7 @@ test_writes_fail() {
 	rcachectl remove wr
 	# a plain read-write dmsetup table: the target itself refuses
 	local cdev table
-	cdev=$(printf '%d:%d' $((0x$(stat -L -c %t $C0))) $((0x$(stat -L -c %T $C0))))
+	cdev=$(dev_numbers $C0)
 	dmsetup create wr2 --table "0 $((ORIGIN_SIZE / 512)) rcache $cdev file://$ORIGIN 2048"
 	dmsetup mknodes wr2
 	assert_eq "$(blockdev --getro /dev/mapper/wr2)" 0 "dmsetup table is read-write"
@@ -356,7 +491,7 @@ test_two_devices_and_dmsetup() {
 	rcachectl create a --origin file://$ORIGIN --cache $C0
 	# the plain dmsetup way, the table spelled by hand
 	local cdev
-	cdev=$(printf '%d:%d' $((0x$(stat -L -c %t $C1))) $((0x$(stat -L -c %T $C1))))
+	cdev=$(dev_numbers $C1)
 	dmsetup create b --table "0 $(((24 * MiB + 4096) / 512)) rcache $cdev file:///data/img2 128"
 	dmsetup mknodes b
 	sha_dev /dev/mapper/a $ORIGIN_SIZE >/data/a.sha &
@@ -386,7 +521,12 @@ assert not missing, missing
 assert d["name"] == "st" and d["block_size"] == 1048576 and d["total_blocks"] == 40, d
 assert d["daemon"] in ("connected", "absent"), d
 assert d["daemon_timeout"] == 7, d
-'
+origin, cache, devt, size = sys.argv[1:5]
+assert d["origin"] == origin, (d["origin"], origin)
+assert d["cache_dev"] == cache, (d["cache_dev"], cache)
+assert d["cache_devt"] == devt, (d["cache_devt"], devt)
+assert d["size_bytes"] == int(size), (d["size_bytes"], size)
+' file://$ORIGIN "$(readlink -f $C0)" "$(dev_numbers $C0)" $ORIGIN_SIZE
 	# dmsetup status: the documented positional fields
 	local -a f
 	read -r -a f <<<"$(dmsetup status st)"
@@ -474,8 +614,10 @@ test_nfs_origin() {
 	wipe $C1
 	start_daemon
 	rcachectl create nfs --origin file:///mnt/nfs/ds.img --cache $C1 --block-size 256K
-	rangecheck /dev/mapper/nfs /mnt/nfs/ds.img 16 60 400000 3 direct
+	assert_eq "$(field nfs cached_blocks)" 0 "cached blocks before the cold pass"
 	assert_eq "$(sha_dev /dev/mapper/nfs $((33 * MiB + 512)))" "$(sha_file /export/ds.img)" "cold sha256 over NFS"
+	assert_ge "$(field nfs read_misses)" 1 "misses in the cold pass"
+	rangecheck /dev/mapper/nfs /mnt/nfs/ds.img 16 60 400000 3 direct
 	local misses
 	misses=$(field nfs read_misses)
 	drop_caches
@@ -496,22 +638,200 @@ test_remove_and_rmmod() {
 	load_module
 }
 
+# 16 readers of one cold block, each at its own offset in it: one FETCH
+# (counted by a fake daemon that holds it), and its one reply ends them all.
+test_one_fetch_per_block() {
+	local pids=() i misses0 fake
+	wipe $C0
+	rcachectl create of --origin file://$ORIGIN --cache $C0 --no-prefetch
+	nlprobe fake-daemon hold 120 >/data/hold.out &
+	fake=$!
+	wait_for_daemon of
+	misses0=$(field of read_misses)
+	for i in $(seq 0 15); do
+		dd if=/dev/mapper/of of=/dev/null bs=4k skip=$((5 * 256 + i * 16)) count=1 iflag=direct \
+			status=none 2>/data/of.$i.err &
+		pids+=($!)
+	done
+	wait_misses of $((misses0 + 16))
+	assert_eq "$(field of read_misses)" $((misses0 + 16)) "misses of the 16 readers"
+	kill -0 $fake 2>/dev/null || die "the fake daemon answered before every reader was waiting"
+	assert_eq "$(field of fetches_inflight)" 1 "fetches in flight with 16 readers on one block"
+	kill -USR1 $fake	# now it answers (EIO)
+	wait $fake
+	cat /data/hold.out
+	assert_eq "$(grep -c '^FETCH ' /data/hold.out)" 1 "FETCH messages for one block"
+	grep -q '^FETCH req_id=[0-9]* block=5 ' /data/hold.out || die "the FETCH is not for block 5"
+	grep -q '^fetches 1$' /data/hold.out || die "fake daemon counted: $(grep fetches /data/hold.out)"
+	for i in "${!pids[@]}"; do
+		if wait ${pids[$i]}; then die "reader $i succeeded, but its block's fetch failed"; fi
+		grep -q "Input/output error" /data/of.$i.err || die "reader $i: $(cat /data/of.$i.err)"
+	done
+	assert_eq "$(field of fetch_errors)" 1 "fetch errors (one fetch, one error)"
+	assert_eq "$(field of fetches_inflight)" 0 "fetches in flight after the reply"
+	rcachectl remove of
+}
+
+# Request ids are allocated cyclically: the id of a completed request is not
+# handed out again at once (a late reply to it must not complete a new one).
+test_request_ids_cyclic() {
+	local fake ids i
+	wipe $C0
+	rcachectl create ci --origin file://$ORIGIN --cache $C0 --no-prefetch
+	nlprobe fake-daemon eio 3 >/data/ids.out &
+	fake=$!
+	wait_for_daemon ci
+	# the same block three times: each fetch fails, so each read sends anew
+	for i in 1 2 3; do
+		assert_fails "read answered with EIO ($i)" \
+			dd if=/dev/mapper/ci of=/dev/null bs=4k skip=512 count=1 iflag=direct
+	done
+	wait $fake
+	cat /data/ids.out
+	mapfile -t ids < <(sed -n 's/^FETCH req_id=\([0-9]*\) block=2 .*/\1/p' /data/ids.out)
+	assert_eq "${#ids[@]}" 3 "FETCHes of block 2"
+	assert_ge "${ids[1]}" $((ids[0] + 1)) "second request id (first was ${ids[0]})"
+	assert_ge "${ids[2]}" $((ids[1] + 1)) "third request id (second was ${ids[1]})"
+	rcachectl remove ci
+}
+
+# One block of a file origin is very slow (dm-delay under one MiB of a dm
+# table), the rest is fast: while one thread waits for the slow block,
+# another reads blocks away from it (not coalesced with it), one after
+# another, each far faster than the delay.  One process does both, so that
+# how long programs take to start on a loaded host does not count.
+test_slow_block_no_holdup() {
+	local delay_ms=12000 s=$((10 * 2048)) sectors=$((ORIGIN_SIZE / 512)) b worst alive slow_ms
+	dd if=$ORIGIN of=$O0 bs=1M oflag=direct status=none
+	dmsetup create mixed --table "0 $s linear $O0 0
+$s 2048 delay $O0 $s $delay_ms
+$((s + 2048)) $((sectors - s - 2048)) linear $O0 $((s + 2048))"
+	dmsetup mknodes mixed
+	wipe $C0
+	start_daemon
+	rcachectl create sb --origin file:///dev/mapper/mixed --cache $C0 --no-prefetch
+	python3 - /dev/mapper/sb /data/sb 10 0 3 20 25 30 39 >/data/sb.out <<'PY'
+import mmap, os, sys, threading, time
+dev, out, slow, fast = sys.argv[1], sys.argv[2], int(sys.argv[3]), [int(b) for b in sys.argv[4:]]
+fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+took = {}
+
+def read(b):
+    buf = mmap.mmap(-1, 1 << 20)
+    t = time.monotonic()
+    if os.preadv(fd, [buf], b << 20) != 1 << 20:
+        sys.exit("short read of MiB %d" % b)
+    took[b] = time.monotonic() - t
+    with open("%s.%d" % (out, b), "wb") as f:
+        f.write(buf)
+
+waiter = threading.Thread(target=read, args=(slow,))
+waiter.start()
+time.sleep(1)
+for b in fast:
+    read(b)
+alive = waiter.is_alive()
+waiter.join()
+print(int(max(took[b] for b in fast) * 1000), int(alive), int(took[slow] * 1000))
+PY
+	read -r worst alive slow_ms </data/sb.out
+	echo "slowest of six fast blocks: $worst ms; the slow block: $slow_ms ms"
+	assert_eq "$alive" 1 "slow block still being fetched after the fast ones"
+	assert_le "$worst" $((delay_ms / 4)) "ms for the slowest fast block"
+	assert_ge "$slow_ms" $((delay_ms - 500)) "ms for the slow block (is dm-delay in effect?)"
+	for b in 10 0 3 20 25 30 39; do
+		assert_eq "$(sha_file /data/sb.$b)" \
+			"$(dd if=$ORIGIN bs=1M skip=$b count=1 status=none | sha256sum | cut -d' ' -f1)" \
+			"block $b"
+	done
+	assert_eq "$(field sb fetch_errors)" 0 "fetch errors"
+	rcachectl remove sb
+	stop_daemon
+	dmsetup remove --retry mixed
+}
+
+# The kernel itself refuses a table naming a cache device another rcache
+# device uses (rcachectl's own check never runs here), before touching it:
+# not even "reset" reformats it.
+test_cache_in_use_kernel() {
+	local cdev len=$((ORIGIN_SIZE / 512)) md_sha
+	wipe $C0
+	start_daemon
+	rcachectl create own --origin file://$ORIGIN --cache $C0
+	assert_eq "$(sha_dev /dev/mapper/own $ORIGIN_SIZE)" "$ORIGIN_SHA" "first device"
+	flush_dev /dev/mapper/own	# its metadata is on the disk now
+	md_sha=$(sha_blocks $C0 0 8)
+	cdev=$(dev_numbers $C0)
+	bad_table in1 "0 $len rcache $cdev file://$ORIGIN 2048" \
+		"Cache device is in use by another rcache device"
+	bad_table in2 "0 $len rcache $cdev file:///data/other 2048 1 reset" \
+		"Cache device is in use by another rcache device"
+	assert_eq "$(sha_blocks $C0 0 8)" "$md_sha" "superblock and metadata after the refusals"
+	drop_caches
+	local misses
+	misses=$(field own read_misses)
+	assert_eq "$(sha_dev /dev/mapper/own $ORIGIN_SIZE)" "$ORIGIN_SHA" "first device after the refusals"
+	assert_eq "$(field own read_misses)" "$misses" "misses (its blocks stayed cached)"
+	rcachectl remove own
+	stop_daemon
+}
+
+# A file origin that ends early (a plain table: no identity to fence on):
+# EIO, and one log line per failed block, naming origin, range and errno.
+test_origin_ends_early() {
+	local cdev mark
+	cp $ORIGIN /data/short
+	wipe $C0
+	start_daemon
+	cdev=$(dev_numbers $C0)
+	dmsetup create short --table "0 $((ORIGIN_SIZE / 512)) rcache $cdev file:///data/short 2048 1 no_prefetch"
+	dmsetup mknodes short
+	truncate -s $((30 * MiB)) /data/short
+	mark=$(wc -l <"$LOGS/rcached.log")
+	# one block past the end, then two at once (read as one coalesced range)
+	assert_fails "read past the origin's end" \
+		dd if=/dev/mapper/short of=/dev/null bs=1M skip=35 count=1 iflag=direct
+	assert_fails "read past the origin's end" \
+		dd if=/dev/mapper/short of=/dev/null bs=2M skip=16 count=1 iflag=direct
+	sleep 0.5
+	tail -n +"$((mark + 1))" "$LOGS/rcached.log" >/data/short.log
+	cat /data/short.log
+	assert_eq "$(grep -c 'bytes 36700160-37748735 (block 35) failed: Input/output error' /data/short.log)" 1 \
+		"log lines for block 35"
+	assert_eq "$(grep -c 'bytes 33554432-34603007 (block 32) failed: Input/output error' /data/short.log)" 1 \
+		"log lines for block 32"
+	assert_eq "$(grep -c 'bytes 34603008-35651583 (block 33) failed: Input/output error' /data/short.log)" 1 \
+		"log lines for block 33"
+	# nothing else is an error line: every failed block has its one line
+	assert_eq "$(grep -c 'failed\|ends before' /data/short.log)" 3 "error lines in all"
+	assert_eq "$(sha_blocks /dev/mapper/short 0 30)" \
+		"$(head -c $((30 * MiB)) $ORIGIN | sha256sum | cut -d' ' -f1)" "the blocks still there"
+	dmsetup remove short
+	stop_daemon
+}
+
 TESTS=(
 	cold_warm_sha256 test_cold_warm_sha
 	concurrent_readers test_concurrent_readers
 	odd_origin_sizes test_odd_sizes
 	kill9_daemon_restart test_kill9_restart
+	kill9_no_restart test_kill9_no_restart
 	daemon_timeout_eio test_daemon_timeout
 	fail_fast test_fail_fast
 	origin_read_error test_origin_read_error
 	origin_truncated test_origin_truncated
+	origin_ends_early test_origin_ends_early
 	bad_tables test_bad_tables
 	cli_bad_input test_cli_bad_input
 	unprivileged_netlink test_unprivileged_netlink
 	writes_fail test_writes_fail
 	two_devices_and_dmsetup test_two_devices_and_dmsetup
+	cache_in_use_kernel test_cache_in_use_kernel
 	status_fields test_status_fields
 	stale_and_lost_replies test_stale_and_lost_replies
+	one_fetch_per_block test_one_fetch_per_block
+	request_ids_cyclic test_request_ids_cyclic
+	slow_block_no_holdup test_slow_block_no_holdup
 	suspend_without_daemon test_suspend_without_daemon
 	nfs_origin test_nfs_origin
 	remove_and_rmmod test_remove_and_rmmod

@@ -6,7 +6,8 @@
 
 Prints one "PASS: kunit/<suite>/<case>" or "FAIL: kunit/<suite>/<case>: why"
 line per test case.  A parameterised case is one line; it fails when any of
-its parameters failed, and the reason names them.  Every SUITE named on the
+its parameters failed, and the reason names them.  A skipped case (or
+parameter) is a FAIL too: a check that did not run proves nothing.  Every SUITE named on the
 command line must be in the results ("FAIL: kunit/<suite>: did not run"
 otherwise).  Exits 1 when a line is a FAIL, or when the file holds no
 results at all.
@@ -14,23 +15,28 @@ results at all.
 import json
 import sys
 
-OK = ("PASS", "SKIP")
+OK = "PASS"
+
+
+def why_not(status):
+    return "skipped" if status == "SKIP" else "status " + status
 
 
 def cases(suite):
     """(name, status, reason) for every case of a suite group."""
     for case in suite.get("test_cases", []):
         status = case.get("status", "FAIL")
-        why = "" if status in OK else "status " + status
-        yield case["name"], status, why
+        yield case["name"], status, "" if status == OK else why_not(status)
     for case in suite.get("sub_groups", []):
         params = case.get("test_cases", [])
-        bad = [p["name"] for p in params if p.get("status", "FAIL") not in OK]
+        bad = [(p["name"], p.get("status", "FAIL")) for p in params
+               if p.get("status", "FAIL") != OK]
         if not params:
             yield case["name"], "FAIL", "no parameters ran"
         elif bad:
-            shown = "; ".join(bad[:5]) + ("; ..." if len(bad) > 5 else "")
-            yield case["name"], "FAIL", "%d of %d parameters failed: %s" % (
+            shown = "; ".join("%s (%s)" % (n, why_not(s)) for n, s in bad[:5])
+            shown += "; ..." if len(bad) > 5 else ""
+            yield case["name"], "FAIL", "%d of %d parameters did not pass: %s" % (
                 len(bad), len(params), shown)
         else:
             yield case["name"], "PASS", ""
@@ -54,9 +60,8 @@ def main(argv):
         for name, status, why in cases(suite):
             total += 1
             label = "kunit/%s/%s" % (suite["name"], name)
-            if status in OK:
-                note = " (skipped)" if status == "SKIP" else ""
-                print("PASS: %s%s" % (label, note))
+            if status == OK:
+                print("PASS: %s" % label)
             else:
                 failed = True
                 print("FAIL: %s: %s" % (label, why))

@@ -10,13 +10,21 @@
  *   nlprobe fake-daemon MODE N   registers and handles N FETCHes:
  *        eio    answers ERRNO=EIO, then the same id again and an unknown id
  *        drop   answers nothing and exits (the kernel must re-send)
+ *        hold   takes every FETCH and answers none until SIGUSR1 (or N
+ *               seconds after the first), then answers each with
+ *               ERRNO=EIO; prints "fetches COUNT" (how many the kernel sent
+ *               meanwhile)
+ *   Every FETCH is printed as "FETCH req_id=ID block=B resend=0|1".
  */
 #include <errno.h>
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/genl.h"
 
@@ -93,6 +101,114 @@ static int on_msg(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+static void print_fetch(const struct rc_nl_fetch *fx)
+{
+	printf("FETCH req_id=%u block=%llu resend=%d\n", fx->req_id,
+	       (unsigned long long)fx->block, !!(fx->flags & RCACHE_FETCH_F_RESEND));
+	fflush(stdout);
+}
+
+#define HOLD_MAX 256
+
+struct held {
+	struct rc_nl_fetch f[HOLD_MAX];
+	unsigned int n;		/* FETCHes received (more than HOLD_MAX are counted only) */
+};
+
+static int on_held(struct nl_msg *msg, void *arg)
+{
+	struct held *h = arg;
+	struct rc_nl_fetch fx;
+	struct rc_nl_device ev;
+
+	if (rc_genl_parse(msg, &fx, &ev) == 0) {
+		print_fetch(&fx);
+		if (h->n < HOLD_MAX)
+			h->f[h->n] = fx;
+		h->n++;
+	}
+	return NL_OK;
+}
+
+static volatile sig_atomic_t release_held;
+
+static void on_sigusr1(int sig)
+{
+	(void)sig;
+	release_held = 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Holds every FETCH until SIGUSR1 (at most @seconds after the first), then
+ * fails them all: the readers of one cold block show how many requests
+ * their misses caused.  Gives up (exit 3) when no FETCH comes in a minute.
+ */
+static int hold_daemon(int seconds)
+{
+	static struct held h;
+	long long start = now_ms(), deadline = 0, t;
+	struct rc_genl g;
+	struct rc_err err;
+	struct nl_cb *cb;
+	struct sigaction sa = { .sa_handler = on_sigusr1 };
+	sigset_t usr1, unblocked;
+	struct timespec wait;
+	struct pollfd p;
+	unsigned int i;
+
+	/* SIGUSR1 is let in only while waiting in ppoll: none is missed */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &unblocked);
+	sigdelset(&unblocked, SIGUSR1);
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	if (rc_genl_open(&g, &err))
+		goto fail;
+	g.unsolicited = on_held;
+	g.unsolicited_arg = &h;
+	if (rc_genl_register(&g, &err))
+		goto fail;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_held, &h);
+	p.fd = rc_genl_fd(&g);
+	p.events = POLLIN;
+	for (;;) {
+		t = now_ms();
+		if (h.n && !deadline)
+			deadline = t + seconds * 1000LL;
+		if (release_held || (deadline && t >= deadline))
+			break;
+		if (!deadline && t - start > 60000) {
+			fprintf(stderr, "nlprobe: no FETCH within a minute\n");
+			return 3;
+		}
+		t = deadline ? deadline - t : 1000;
+		wait.tv_sec = t / 1000;
+		wait.tv_nsec = t % 1000 * 1000000;
+		if (ppoll(&p, 1, &wait, &unblocked) > 0 && nl_recvmsgs(g.sk, cb) < 0)
+			return 2;
+	}
+	printf("fetches %u\n", h.n);
+	for (i = 0; i < h.n && i < HOLD_MAX; i++)
+		printf("reply %u %d\n", h.f[i].req_id, send_reply(&g, h.f[i].req_id, EIO));
+	fflush(stdout);
+	nl_cb_put(cb);
+	rc_genl_close(&g);
+	return 0;
+fail:
+	fprintf(stderr, "%s\n", err.msg);
+	return 2;
+}
+
 static int fake_daemon(const char *mode, int n)
 {
 	struct rc_genl g;
@@ -114,9 +230,7 @@ static int fake_daemon(const char *mode, int n)
 		while (!(fx.flags & 0x80000000u))
 			if (nl_recvmsgs(g.sk, cb) < 0)
 				return 2;
-		printf("FETCH req_id=%u block=%llu resend=%d\n", fx.req_id,
-		       (unsigned long long)fx.block, !!(fx.flags & RCACHE_FETCH_F_RESEND));
-		fflush(stdout);
+		print_fetch(&fx);
 		if (!strcmp(mode, "eio")) {
 			printf("reply %d\n", send_reply(&g, fx.req_id, EIO));
 			printf("again %d\n", send_reply(&g, fx.req_id, 0));
@@ -148,8 +262,10 @@ int main(int argc, char **argv)
 		printf("%d\n", send_reply(&g, strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0)));
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "fake-daemon") && !strcmp(argv[2], "hold"))
+		return hold_daemon(atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "fake-daemon"))
 		return fake_daemon(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | fake-daemon eio|drop N\n");
+	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | fake-daemon eio|drop|hold N\n");
 	return 2;
 }

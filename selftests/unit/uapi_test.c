@@ -9,6 +9,7 @@
 #include "../../uapi/linux/dm-rcache.h"
 #include "../../uapi/linux/dm-rcache.h"	/* include guard */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "unit.h"
@@ -103,12 +104,15 @@ _Static_assert(RCACHE_MD_PAGE_HEADER + 4 * RCACHE_MD_ENTRIES_PER_PAGE <= RCACHE_
 _Static_assert(RCACHE_MD_COPIES == 2, "two metadata copies");
 _Static_assert(RCACHE_DATA_ALIGN == 1024 * 1024 && IS_POW2(RCACHE_DATA_ALIGN), "data alignment");
 
-/* on-disk structures, once the header has them (persistent metadata) */
-#ifdef RCACHE_SB_MAGIC
+/* on-disk structures */
+_Static_assert(RCACHE_SB_MAGIC == 0x52434143 && RCACHE_MD_MAGIC == 0x52434d44, "magics");
+_Static_assert(RCACHE_FORMAT_VERSION == 1, "format version");
 _Static_assert(sizeof(struct rcache_disk_sb) == RCACHE_SB_SIZE, "superblock is one 4 KiB block");
+_Static_assert(offsetof(struct rcache_disk_sb, identity) == 128 &&
+	       offsetof(struct rcache_disk_sb, origin) == 128 + RCACHE_MAX_IDENTITY_LEN,
+	       "superblock strings");
 _Static_assert(sizeof(struct rcache_disk_md_header) == RCACHE_MD_PAGE_HEADER,
 	       "metadata page header");
-#endif
 
 /* The shared layout math, as rcachectl runs it (the README's example). */
 static void layout_math(void)

@@ -2,7 +2,6 @@
 /* file:// origins: preads through io_uring, on any mount or a block device. */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,9 +109,8 @@ static void file_group_complete(struct rcd *d, struct rcd_iou *op, int res)
 		return;
 	}
 	if (res == 0) {
-		rc_err("origin %s: ends before byte %" PRIu64 " (truncated under the device?)",
-		       g->dev->info.origin, g->off + g->len);
-		rcd_group_done(d, g, -EIO, "read");
+		/* fill_finish logs it, one line per block that cannot be read */
+		rcd_group_done(d, g, -EIO, "read (the file ends early: truncated under the device?)");
 		return;
 	}
 	g->done += res;
