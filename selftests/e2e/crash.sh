@@ -9,6 +9,12 @@
 #                           readers and record what is committed, for the
 #                           host to kill us at a random moment
 #   crash.sh final K        check what survived kill K and read everything
+#
+# The cache holds a quarter of the origin, so the cold reads evict and slots
+# are reused while the host kills the VM.  "What is committed" is the
+# current copy of each metadata page with its commit number (mdstate.py):
+# after the kill, a page whose number did not move must name exactly the
+# same blocks, and no page may go back to an older commit.
 source "$RCACHE_TOP/selftests/lib.sh"
 
 CACHE=$(disk 0)
@@ -29,6 +35,37 @@ committed() {
 	rcachectl inspect "$CACHE" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["cached_blocks"])'
 }
 
+# committed_pages FILE: the committed state of every metadata page
+committed_pages() {
+	python3 "$T/selftests/tools/mdstate.py" "$CACHE" >"$1.new" && mv "$1.new" "$1"
+}
+
+# same_or_newer BEFORE AFTER: every page recorded before the kill is there
+# after it with the same blocks, or was rewritten by a later commit
+same_or_newer() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+before, after = (json.load(open(f)) for f in sys.argv[1:3])
+if before["format_id"] != after["format_id"]:
+    sys.exit("the cache was reformatted")
+same = newer = 0
+for page, (seq, entries) in before["pages"].items():
+    if page not in after["pages"]:
+        sys.exit("page %s (commit %d) is gone" % (page, seq))
+    aseq, aentries = after["pages"][page]
+    if aseq < seq:
+        sys.exit("page %s went back from commit %d to %d" % (page, seq, aseq))
+    if aseq == seq and aentries != entries:
+        lost = sorted(e - 1 for e in set(entries) - set(aentries) if e)
+        sys.exit("page %s, commit %d: blocks %s are gone" % (page, seq, lost[:10]))
+    if aseq == seq:
+        same += 1
+    else:
+        newer += 1
+print("%d pages as committed, %d rewritten by later commits" % (same, newer))
+PY
+}
+
 if [ "$mode" = prepare ]; then
 	make_origin /data.img $SIZE 12
 	dd if=/data.img of="$ODISK" bs=1M oflag=direct status=none
@@ -44,14 +81,14 @@ want=$(cat "$OUT/origin.sha")
 # verify PREV: after kill PREV (none when 0), the cache is accepted, keeps
 # what was committed, and serves every byte right
 verify() {
-	local prev=$1 before now
+	local prev=$1 now why
 	if [ "$prev" -gt 0 ]; then
-		before=$(cat "$OUT/committed.$prev")
 		now=$(committed) || { t_fail "crash-$prev/superblock" "inspect failed after kill $prev"; return 1; }
-		if [ "$now" -ge "$before" ]; then
-			echo "PASS: crash-$prev/committed-blocks-kept ($now on disk, $before recorded before the kill)" | tee -a "$RESULTS"
+		committed_pages "$OUT/after.$prev"
+		if why=$(same_or_newer "$OUT/committed.$prev" "$OUT/after.$prev" 2>&1); then
+			echo "PASS: crash-$prev/committed-blocks-kept ($why; $now blocks on disk)" | tee -a "$RESULTS"
 		else
-			t_fail "crash-$prev/committed-blocks-kept" "$now blocks on disk after the kill, $before were committed before it"
+			t_fail "crash-$prev/committed-blocks-kept" "$why"
 		fi
 	fi
 	# few fills at a time, so that a cold read lasts seconds
@@ -86,7 +123,7 @@ third=$((SIZE / 3))
 start=$(( (k % 3) * third ))
 rcachectl invalidate crash --range $start-$((start + third))
 flush_dev /dev/mapper/crash
-committed >"$OUT/committed.$k"
+committed_pages "$OUT/committed.$k"
 sync
 dd if=/dev/mapper/crash of=/dev/null bs=1M iflag=direct status=none &
 rangecheck /dev/mapper/crash /dev/mapper/slow 4 1000 3000000 $((k + 100)) direct >/dev/null &
@@ -94,7 +131,7 @@ touch "$OUT/running.$k"
 sync
 # record what is committed until the host pulls the plug
 while :; do
-	c=$(committed) && echo "$c" >"$OUT/committed.$k.new" && mv "$OUT/committed.$k.new" "$OUT/committed.$k"
+	committed_pages "$OUT/committed.$k"
 	sync
 	sleep 0.2
 done
