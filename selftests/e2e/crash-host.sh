@@ -18,7 +18,7 @@ kills=${2:-5}
 vmrun=$top/selftests/vm/vm-run
 mkdir -p "$out"
 out=$(realpath "$out")
-rm -f "$out"/results "$out"/running.* "$out"/committed.* "$out"/after.*
+rm -f "$out"/results "$out"/running.* "$out"/seen.* "$out"/after.*
 # the cache holds a quarter of the 96 MiB origin (96 slots of 256 KiB)
 truncate -s 25M "$out/cache.img"
 truncate -s 100M "$out/origin.img"

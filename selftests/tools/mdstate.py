@@ -3,19 +3,25 @@
 """Prints the committed state of an rcache cache device as JSON.
 
     mdstate.py DEV
+    mdstate.py --watch LOG DEV
 
 {"format_id": N, "pages": {"<index>": [seq, [entry, ...]], ...}} where each
 page is its current copy (docs/on-disk-format.md: the valid copy, or the one
 with the higher seq); pages with no valid copy are left out.  Entries are as
-on disk: 0 for an empty slot, else block + 1.  The crash test compares these
-before and after a kill: a page whose seq did not move must hold the same
-entries, and no page may go back to an older seq.
+on disk: 0 for an empty slot, else block + 1.
+
+--watch appends one such line to LOG each time a page changes, polling
+every 20 ms until killed, so that the crash test knows every commit it saw
+before the VM was killed: after the kill, a page must hold exactly what a
+commit it saw with that seq wrote, or come from a later commit, and never
+go back to an older seq.
 """
 import json
 import mmap
 import os
 import struct
 import sys
+import time
 
 SB_MAGIC = 0x52434143
 MD_MAGIC = 0x52434D44
@@ -70,8 +76,29 @@ def state(dev):
     return {"format_id": format_id, "pages": pages}
 
 
+def watch(log, dev):
+    """Appends the state each time the metadata bytes change (and hold still
+    for a second read, so that a page caught mid-write is not taken)."""
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    sb = read_direct(fd, 0, PAGE)
+    md_pages = struct.unpack_from("<Q", sb, 32)[0]
+    last = None
+    with open(log, "a") as out:
+        while True:
+            raw = read_direct(fd, PAGE, 2 * md_pages * PAGE)
+            if raw != last and raw == read_direct(fd, PAGE, 2 * md_pages * PAGE):
+                last = raw
+                out.write(json.dumps(state(dev)) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            time.sleep(0.01)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: mdstate.py DEV")
-    json.dump(state(sys.argv[1]), sys.stdout)
-    print()
+    if len(sys.argv) == 4 and sys.argv[1] == "--watch":
+        watch(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 2:
+        json.dump(state(sys.argv[1]), sys.stdout)
+        print()
+    else:
+        raise SystemExit("usage: mdstate.py [--watch LOG] DEV")
