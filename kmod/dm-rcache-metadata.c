@@ -7,9 +7,13 @@
  * device (the daemon's O_DIRECT writes of every block valid in the snapshot
  * completed before it became valid), and then writes each page with FUA to
  * the copy that is not current.  A torn page leaves the other copy, a
- * consistent earlier state.  A slot is reused for another block only after a
- * commit recorded it empty, so an entry never points at another block's
- * data.  A lost commit only costs refetches.
+ * consistent earlier state.  A freed slot is reused for another block only
+ * after a commit wrote its page recording it empty, so an entry never points
+ * at another block's data.  A lost commit only costs refetches.
+ *
+ * A commit never fails for want of memory: when a buffer for every dirty
+ * page cannot be had, it goes in passes through a small preallocated one,
+ * each pass flushing before it writes.
  */
 #include <linux/blkdev.h>
 #include <linux/delay.h>
@@ -132,11 +136,11 @@ static int rcache_md_load_page(struct rcache *rc, void *copies[2], u64 index, u6
 	if (st[c] != RCACHE_MD_VALID) {
 		/* no entries; the next commit overwrites the damaged copy, if any */
 		if (st[0] == RCACHE_MD_CORRUPT)
-			__set_bit(index, md->cur_copy);
+			rcache_md_bit_assign(rc->map, rcache_md_copy_word(index), true);
 		return 0;
 	}
 	if (c)
-		__set_bit(index, md->cur_copy);
+		rcache_md_bit_assign(rc->map, rcache_md_copy_word(index), true);
 	md->seq = max(md->seq, seq[c] + 1);
 	for (j = 0; j < RCACHE_MD_ENTRIES_PER_PAGE; j++) {
 		u64 slot = index * RCACHE_MD_ENTRIES_PER_PAGE + j;
@@ -170,7 +174,7 @@ static int rcache_md_load_page(struct rcache *rc, void *copies[2], u64 index, u6
 }
 
 /* Reads both copies of every page and rebuilds the slot map. */
-static int rcache_md_load(struct rcache *rc, char **error)
+int rcache_md_load(struct rcache *rc, char **error)
 {
 	struct rcache_md *md = &rc->mdata;
 	const u64 chunk = RCACHE_MD_READ_CHUNK;
@@ -185,6 +189,10 @@ static int rcache_md_load(struct rcache *rc, char **error)
 		*error = "Cannot allocate metadata buffers";
 		goto out;
 	}
+	/* from scratch, also when a failed resume tries again */
+	memset(rc->map, 0, rcache_map_words(rc->nr_blocks, md->md_pages) * sizeof(*rc->map));
+	rcache_policy_init(&rc->policy, rc->map, rc->rmap, rc->nr_blocks, rc->geo.nr_slots);
+	md->nr_dirty = 0;
 	md->seq = 1;
 	for (p = 0; p < md->md_pages; p += n) {
 		n = min(chunk, md->md_pages - p);
@@ -205,6 +213,7 @@ static int rcache_md_load(struct rcache *rc, char **error)
 		}
 	}
 	atomic64_set(&rc->cached_blocks, loaded);
+	md->loaded = true;
 	DMINFO("%s: loaded cache %s: %llu of %llu blocks cached", rcache_dm_name(rc),
 	       rc->cache_dev->name, loaded, rc->nr_blocks);
 out:
@@ -216,10 +225,12 @@ out:
 /*
  * Opens the cache device's metadata: formats a fresh (or reset) device,
  * else checks that it caches this origin, at this version and geometry, and
- * loads what it holds.
+ * loads what it holds.  With @defer_load (a table reloaded over a live one
+ * on the same cache device), only the checks: the live table still changes
+ * the metadata, and rcache_md_load() runs once it has handed over.
  */
 int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_bytes,
-		   char **error)
+		   bool defer_load, char **error)
 {
 	struct rcache_md *md = &rc->mdata;
 	struct rcache_sb_info *want, *have;
@@ -228,13 +239,16 @@ int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_
 
 	mutex_init(&md->commit_lock);
 	md->md_pages = rc->geo.md_pages;
-	md->dirty = bitmap_zalloc(md->md_pages, GFP_KERNEL);
-	md->cur_copy = bitmap_zalloc(md->md_pages, GFP_KERNEL);
 	md->io = dm_io_client_create();
+	md->spare = kvmalloc(RCACHE_MD_SPARE_PAGES * RCACHE_MD_PAGE_SIZE, GFP_KERNEL);
+	md->spare_pages = kcalloc(RCACHE_MD_SPARE_PAGES, sizeof(*md->spare_pages), GFP_KERNEL);
+	md->release = kvcalloc(RCACHE_FREEING_CAP, sizeof(*md->release), GFP_KERNEL);
+	md->entries = kcalloc(RCACHE_MD_ENTRIES_PER_PAGE, sizeof(*md->entries), GFP_KERNEL);
 	want = kzalloc(sizeof(*want), GFP_KERNEL);
 	have = kzalloc(sizeof(*have), GFP_KERNEL);
 	block = kmalloc(RCACHE_SB_SIZE, GFP_KERNEL);
-	if (!md->dirty || !md->cur_copy || IS_ERR_OR_NULL(md->io) || !want || !have || !block) {
+	if (IS_ERR_OR_NULL(md->io) || !md->spare || !md->spare_pages || !md->release ||
+	    !md->entries || !want || !have || !block) {
 		if (IS_ERR(md->io))
 			md->io = NULL;
 		*error = "Cannot allocate metadata state";
@@ -259,10 +273,22 @@ int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_
 		goto out;
 	}
 	r = rcache_sb_decode(block, have, error);
+	if (defer_load && args->reset) {
+		*error = "Cannot reset a live device's cache (remove it, or reload without reset)";
+		r = -EBUSY;
+		goto out;
+	}
+	if (defer_load && r == -ENODATA) {
+		*error = "Cache device of a live device has no superblock (damaged?)";
+		r = -EINVAL;
+		goto out;
+	}
 	if (r == -ENODATA || (r && args->reset)) {
 		r = rcache_md_format(rc, want, block);
 		if (r)
 			*error = "Cannot format the cache device";
+		else
+			md->loaded = true;
 		goto out;
 	}
 	if (r)
@@ -304,12 +330,15 @@ int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_
 				goto out;
 			}
 		}
-		r = rcache_md_load(rc, error);
+		if (!defer_load)
+			r = rcache_md_load(rc, error);
 		goto out;
 	}
 	r = rcache_md_format(rc, want, block);
 	if (r)
 		*error = "Cannot format the cache device";
+	else
+		md->loaded = true;	/* empty, as the slot map is */
 out:
 	kfree(block);
 	kfree(have);
@@ -323,124 +352,140 @@ void rcache_md_close(struct rcache *rc)
 
 	if (md->io)
 		dm_io_client_destroy(md->io);
-	bitmap_free(md->dirty);
-	bitmap_free(md->cur_copy);
+	kvfree(md->spare);
+	kfree(md->spare_pages);
+	kvfree(md->release);
+	kfree(md->entries);
 }
 
 /* Called with rc->lock held when slot @slot's entry changes. */
 void rcache_md_dirty_slot(struct rcache *rc, u32 slot)
 {
-	u64 page = slot / RCACHE_MD_ENTRIES_PER_PAGE;
+	struct rcache_md *md = &rc->mdata;
+	u64 word = rcache_md_dirty_word(md->md_pages, slot / RCACHE_MD_ENTRIES_PER_PAGE);
 
-	if (!__test_and_set_bit(page, rc->mdata.dirty))
-		rc->mdata.nr_dirty++;
+	if (!rcache_md_bit(rc->map, word)) {
+		rcache_md_bit_assign(rc->map, word, true);
+		md->nr_dirty++;
+	}
+}
+
+/* Flushes the cache device, then writes the pass's pages to their other copy. */
+static int rcache_md_write_pass(struct rcache *rc, void *buf, const struct rcache_md_pass *pass)
+{
+	unsigned int i, copy;
+	int r;
+
+	/* data first: every block valid in the snapshot is durable after this */
+	r = blkdev_issue_flush(rc->cache_dev->bdev);
+	for (i = 0; i < pass->nr && !r; i++) {
+		u64 word = rcache_md_copy_word(pass->pages[i]);
+
+		copy = !rcache_md_bit(rc->map, word);
+		r = rcache_md_io(rc, REQ_OP_WRITE | REQ_FUA, buf + i * RCACHE_MD_PAGE_SIZE,
+				 rcache_md_page_offset(rc, pass->pages[i], copy),
+				 RCACHE_MD_PAGE_SIZE);
+		if (!r) {
+			spin_lock_irq(&rc->lock);
+			rcache_md_bit_assign(rc->map, word, copy);
+			spin_unlock_irq(&rc->lock);
+		}
+	}
+	return r;
+}
+
+/* Slots whose empty entries are durable: reusable once earlier hits drained. */
+static void rcache_md_release(struct rcache *rc, const u32 *slots, unsigned int n)
+{
+	unsigned int e = rc->hit_epoch & 1, i;
+	unsigned long sum;
+	bool waiters;
+	int cpu;
+
+	WRITE_ONCE(rc->hit_epoch, rc->hit_epoch + 1);
+	smp_mb();	/* pairs with the barrier in rcache_hit_get() */
+	for (;;) {
+		sum = 0;
+		for_each_possible_cpu(cpu)
+			sum += *per_cpu_ptr(rc->hits_inflight[e], cpu);
+		if (!sum)
+			break;
+		usleep_range(100, 1000);
+	}
+	spin_lock_irq(&rc->lock);
+	for (i = 0; i < n; i++)
+		rcache_policy_release(&rc->policy, slots[i]);
+	waiters = !list_empty(&rc->slot_waiters);
+	spin_unlock_irq(&rc->lock);
+	/* a periodic or flush commit: the worker hands the slots out */
+	if (waiters)
+		queue_work(rc->wq, &rc->worker);
 }
 
 /*
- * Writes the dirty pages.  Returns 0 (also when nothing changed: then
- * nothing is written), or the error that moved the device to failed mode.
+ * One commit, in passes: each snapshots the entries of as many dirty pages
+ * as its buffer holds, from where the last pass stopped, flushes, writes
+ * them, and releases the freed slots of those pages.  One sweep over the
+ * pages writes every page that was dirty when the commit began.
  */
-int rcache_md_commit(struct rcache *rc)
+static int rcache_md_commit_locked(struct rcache *rc)
 {
 	struct rcache_md *md = &rc->mdata;
-	u32 *entries = NULL;
-	u64 *pages = NULL, nr = 0, i, j, seq;
-	u32 *release = NULL;
-	unsigned int nr_release = 0;
-	bool waiters;
-	void *buf = NULL;
+	u64 cursor = 0, written = 0, want, k;
+	unsigned int i;
 	int r = 0;
 
-	mutex_lock(&md->commit_lock);
-	if (md->failed) {
-		r = -EIO;
-		goto unlock;
-	}
-	if (!READ_ONCE(md->nr_dirty) && !READ_ONCE(rc->nr_freeing_list))
-		goto unlock;
+	while (cursor < md->md_pages && !r) {
+		struct rcache_md_pass pass = { .release = md->release };
+		void *big = NULL, *buf = md->spare;
+		u64 *big_pages = NULL;
 
-	/* snapshot the dirty pages and the slots waiting for this commit */
-	spin_lock(&rc->lock);
-	nr = md->nr_dirty;
-	nr_release = rc->nr_freeing_list;
-	spin_unlock(&rc->lock);
-	pages = kvmalloc_array(max_t(u64, nr, 1), sizeof(*pages), GFP_NOIO);
-	buf = vmalloc(max_t(u64, nr, 1) * RCACHE_MD_PAGE_SIZE);
-	release = kvmalloc_array(max(nr_release, 1U), sizeof(*release), GFP_NOIO);
-	entries = kmalloc_array(RCACHE_MD_ENTRIES_PER_PAGE, sizeof(*entries), GFP_NOIO);
-	if (!pages || !buf || !release || !entries) {
-		/* nothing taken from the dirty state yet: the next commit retries */
-		r = -ENOMEM;
-		goto free_bufs;
-	}
-	seq = md->seq++;
-	spin_lock(&rc->lock);
-	i = 0;
-	for_each_set_bit(j, md->dirty, md->md_pages) {
-		u64 first = j * RCACHE_MD_ENTRIES_PER_PAGE, k;
+		want = READ_ONCE(md->nr_dirty);
+		if (!want)
+			break;
+		pass.pages = md->spare_pages;
+		pass.cap = RCACHE_MD_SPARE_PAGES;
+		if (want > RCACHE_MD_SPARE_PAGES) {
+			const gfp_t gfp = GFP_NOIO | __GFP_NOWARN;
 
-		if (i == nr)
-			break;	/* dirtied since we counted: next commit */
-		for (k = 0; k < RCACHE_MD_ENTRIES_PER_PAGE; k++)
-			entries[k] = first + k < rc->geo.nr_slots ?
-				rcache_policy_entry(&rc->policy, first + k) : 0;
-		rcache_md_page_encode(buf + i * RCACHE_MD_PAGE_SIZE, md->format_id, seq, j,
-				      entries, RCACHE_MD_ENTRIES_PER_PAGE);
-		__clear_bit(j, md->dirty);
-		pages[i++] = j;
-	}
-	nr = i;
-	md->nr_dirty -= nr;
-	nr_release = min(nr_release, rc->nr_freeing_list);
-	memcpy(release, rc->freeing, nr_release * sizeof(*release));
-	memmove(rc->freeing, rc->freeing + nr_release,
-		(rc->nr_freeing_list - nr_release) * sizeof(*release));
-	rc->nr_freeing_list -= nr_release;
-	spin_unlock(&rc->lock);
-
-	/* data first: every block valid in the snapshot is durable after this */
-	if (nr)
-		r = blkdev_issue_flush(rc->cache_dev->bdev);
-	for (i = 0; i < nr && !r; i++) {
-		unsigned int copy = !test_bit(pages[i], md->cur_copy);
-
-		r = rcache_md_io(rc, REQ_OP_WRITE | REQ_FUA, buf + i * RCACHE_MD_PAGE_SIZE,
-				 rcache_md_page_offset(rc, pages[i], copy),
-				 RCACHE_MD_PAGE_SIZE);
-		if (!r)
-			change_bit(pages[i], md->cur_copy);
-	}
-	if (r)
-		goto out;
-	if (nr)
-		md->commits++;
-	/* empty entries are durable: once earlier hits drained, reuse the slots */
-	if (nr_release) {
-		unsigned int e = rc->hit_epoch & 1;
-		int cpu;
-		unsigned long sum;
-
-		WRITE_ONCE(rc->hit_epoch, rc->hit_epoch + 1);
-		smp_mb();	/* pairs with the barrier in rcache_hit_get() */
-		for (;;) {
-			sum = 0;
-			for_each_possible_cpu(cpu)
-				sum += *per_cpu_ptr(rc->hits_inflight[e], cpu);
-			if (!sum)
-				break;
-			usleep_range(100, 1000);
+			big = __vmalloc(want * RCACHE_MD_PAGE_SIZE, gfp);
+			big_pages = kmalloc_array(want, sizeof(*big_pages), gfp);
+			if (big && big_pages) {
+				buf = big;
+				pass.pages = big_pages;
+				pass.cap = want;
+			}
 		}
-		spin_lock(&rc->lock);
-		for (i = 0; i < nr_release; i++)
-			rcache_policy_release(&rc->policy, release[i]);
-		waiters = !list_empty(&rc->slot_waiters);
-		spin_unlock(&rc->lock);
-		nr_release = 0;
-		/* a periodic or flush commit: the worker hands the slots out */
-		if (waiters)
-			queue_work(rc->wq, &rc->worker);
+
+		spin_lock_irq(&rc->lock);
+		rcache_md_plan_pass(rc->map, md->md_pages, &cursor, &md->nr_dirty, rc->freeing,
+				    &rc->nr_freeing_list, &pass);
+		for (i = 0; i < pass.nr; i++) {
+			const unsigned int epp = RCACHE_MD_ENTRIES_PER_PAGE;
+			u64 first = pass.pages[i] * epp;
+
+			for (k = 0; k < epp; k++)
+				md->entries[k] = first + k < rc->geo.nr_slots ?
+					rcache_policy_entry(&rc->policy, first + k) : 0;
+			rcache_md_page_encode(buf + i * RCACHE_MD_PAGE_SIZE, md->format_id, md->seq,
+					      pass.pages[i], md->entries, epp);
+		}
+		if (pass.nr)
+			md->seq++;
+		spin_unlock_irq(&rc->lock);
+
+		if (pass.nr)
+			r = rcache_md_write_pass(rc, buf, &pass);
+		vfree(big);
+		kfree(big_pages);
+		if (r)
+			break;
+		written += pass.nr;
+		if (pass.nr_release)
+			rcache_md_release(rc, pass.release, pass.nr_release);
 	}
-out:
+	if (written)
+		md->commits++;
 	if (r) {
 		md->failed = true;
 		DMERR("%s: metadata commit to %s failed (%d): device fails misses from now on",
@@ -449,12 +494,40 @@ out:
 				 "metadata write to the cache device failed");
 		queue_work(rc->wq, &rc->worker);	/* fails the fetches waiting for slots */
 	}
-free_bufs:
-	kvfree(pages);
-	vfree(buf);
-	kvfree(release);
-	kfree(entries);
-unlock:
+	return r;
+}
+
+/*
+ * Writes the dirty pages.  Returns 0 (also when nothing changed: then
+ * nothing is written), or the error that moved the device to failed mode.
+ * A table that has not loaded the metadata, or that handed it over to a
+ * reloaded one, writes nothing.
+ */
+int rcache_md_commit(struct rcache *rc)
+{
+	struct rcache_md *md = &rc->mdata;
+	int r = 0;
+
+	mutex_lock(&md->commit_lock);
+	if (md->failed)
+		r = -EIO;
+	else if (md->loaded && !md->superseded)
+		r = rcache_md_commit_locked(rc);
 	mutex_unlock(&md->commit_lock);
 	return r;
+}
+
+/*
+ * A table reloaded over this one is about to load the metadata: commit what
+ * changed since the suspend, then never write the metadata again.
+ */
+void rcache_md_hand_over(struct rcache *rc)
+{
+	struct rcache_md *md = &rc->mdata;
+
+	mutex_lock(&md->commit_lock);
+	if (!md->failed && md->loaded && !md->superseded)
+		rcache_md_commit_locked(rc);
+	md->superseded = true;
+	mutex_unlock(&md->commit_lock);
 }

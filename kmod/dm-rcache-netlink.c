@@ -42,6 +42,7 @@ struct rcache_daemon {
 	struct list_head queue;		/* QUEUED demand fetches, oldest first */
 	struct list_head pqueue;	/* QUEUED prefetches: sent after demand */
 	struct list_head sent;		/* SENT fetches */
+	struct list_head orphans;	/* SENT for a removed device, unanswered */
 	unsigned int nr_sent;
 	atomic64_t stale_replies;
 
@@ -221,7 +222,19 @@ static void rcache_send_work(struct work_struct *work)
 	}
 }
 
-/* The daemon is gone: what it held will be sent to the next one. */
+static void rcache_orphan_free_locked(struct rcache_daemon *d, struct rcache_fetch *f)
+{
+	lockdep_assert_held(&d->lock);
+	idr_remove(&d->req_ids, f->req_id);
+	list_del(&f->entry);
+	rcache_fetch_free(f);
+}
+
+/*
+ * The daemon is gone: what it held will be sent to the next one.  Fills of
+ * removed devices are forgotten: the socket closes as the process exits, and
+ * an exiting daemon starts no more writes.
+ */
 static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 {
 	struct rcache_fetch *f, *tmp;
@@ -235,6 +248,8 @@ static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 		list_move(&f->entry, rcache_queue_of(d, f));
 	}
 	d->nr_sent = 0;
+	list_for_each_entry_safe(f, tmp, &d->orphans, entry)
+		rcache_orphan_free_locked(d, f);
 }
 
 static void rcache_daemon_lost(struct rcache_daemon *d, const char *why)
@@ -288,25 +303,84 @@ static void rcache_timeout_work(struct work_struct *work)
 }
 
 /*
- * Takes every fetch of @rc off the daemon's lists and hands them to the
- * caller (device removal, suspend without a daemon).  A daemon still working
- * on one will get "stale" for its reply.
+ * Takes the fetches of @rc that no daemon has (QUEUED) off the queues and
+ * hands them to the caller to cancel: nobody writes their slots.  Only the
+ * kernel's own prefetches with @prefetch_only.  Fetches a daemon holds are
+ * left to be answered: it may be writing their slots.
  */
-void rcache_daemon_cancel_device(struct rcache *rc, struct list_head *out)
+void rcache_daemon_cancel_queued(struct rcache *rc, bool prefetch_only, struct list_head *out)
 {
 	struct rcache_daemon *d = &rcache_daemon;
-	struct list_head *lists[] = { &d->queue, &d->pqueue, &d->sent };
+	struct list_head *queues[] = { &d->queue, &d->pqueue };
 	struct rcache_fetch *f, *tmp;
-	int l;
+	int q;
 
 	spin_lock(&d->lock);
-	for (l = 0; l < ARRAY_SIZE(lists); l++)
-		list_for_each_entry_safe(f, tmp, lists[l], entry)
-			if (f->rc == rc) {
+	for (q = 0; q < ARRAY_SIZE(queues); q++)
+		list_for_each_entry_safe(f, tmp, queues[q], entry)
+			if (f->rc == rc && (!prefetch_only || f->flags & RCACHE_FETCH_F_PF)) {
 				rcache_detach_locked(d, f);
 				list_add_tail(&f->entry, out);
 			}
 	spin_unlock(&d->lock);
+}
+
+/*
+ * A removed device's fetches the daemon did not answer in time: @rc forgets
+ * them (called with rc->lock held), but the kernel remembers which bytes of
+ * the cache device they write until the daemon answers or goes away, so
+ * that a device created on it later keeps those slots out of use.
+ */
+unsigned int rcache_daemon_orphan_device(struct rcache *rc)
+{
+	struct rcache_daemon *d = &rcache_daemon;
+	struct rcache_fetch *f, *tmp;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&rc->lock);
+	spin_lock(&d->lock);
+	list_for_each_entry_safe(f, tmp, &d->sent, entry) {
+		if (f->rc != rc)
+			continue;
+		f->orphan_dev = rc->cache_dev->bdev->bd_dev;
+		f->orphan_offset = rcache_cache_offset(rc, f->slot);
+		f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
+		f->state = RCACHE_FETCH_ORPHAN;
+		f->rc = NULL;
+		list_move_tail(&f->entry, &d->orphans);
+		d->nr_sent--;
+		hash_del(&f->hash);
+		rc->fetches_inflight--;
+		n++;
+	}
+	spin_unlock(&d->lock);
+	return n;
+}
+
+/*
+ * Byte ranges of cache device @dev that unanswered fills of removed devices
+ * may still write: up to @max of them in @ranges.  Returns how many there
+ * are.
+ */
+unsigned int rcache_daemon_orphan_ranges(dev_t dev, struct rcache_range *ranges,
+					 unsigned int max)
+{
+	struct rcache_daemon *d = &rcache_daemon;
+	struct rcache_fetch *f;
+	unsigned int n = 0;
+
+	spin_lock(&d->lock);
+	list_for_each_entry(f, &d->orphans, entry) {
+		if (f->orphan_dev != dev)
+			continue;
+		if (n < max) {
+			ranges[n].offset = f->orphan_offset;
+			ranges[n].len = f->orphan_len;
+		}
+		n++;
+	}
+	spin_unlock(&d->lock);
+	return n;
 }
 
 /*
@@ -436,6 +510,12 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 		return -EPERM;
 	}
 	f = idr_find(&d->req_ids, req_id);
+	if (f && f->state == RCACHE_FETCH_ORPHAN) {
+		/* a removed device's fill, answered late: its slot is free of it */
+		rcache_orphan_free_locked(d, f);
+		spin_unlock(&d->lock);
+		return 0;
+	}
 	if (!f || f->state != RCACHE_FETCH_SENT) {
 		spin_unlock(&d->lock);
 		atomic64_inc(&d->stale_replies);
@@ -735,6 +815,7 @@ int rcache_netlink_init(void)
 	INIT_LIST_HEAD(&d->queue);
 	INIT_LIST_HEAD(&d->pqueue);
 	INIT_LIST_HEAD(&d->sent);
+	INIT_LIST_HEAD(&d->orphans);
 	atomic64_set(&d->stale_replies, 0);
 	INIT_DELAYED_WORK(&d->send_work, rcache_send_work);
 	INIT_DELAYED_WORK(&d->timeout_work, rcache_timeout_work);
@@ -758,11 +839,16 @@ bad_notifier:
 void rcache_netlink_exit(void)
 {
 	struct rcache_daemon *d = &rcache_daemon;
+	struct rcache_fetch *f, *tmp;
 
 	genl_unregister_family(&rcache_genl_family);
 	netlink_unregister_notifier(&rcache_netlink_notifier);
 	cancel_delayed_work_sync(&d->send_work);
 	cancel_delayed_work_sync(&d->timeout_work);
+	spin_lock(&d->lock);
+	list_for_each_entry_safe(f, tmp, &d->orphans, entry)
+		rcache_orphan_free_locked(d, f);
+	spin_unlock(&d->lock);
 	destroy_workqueue(d->wq);
 	idr_destroy(&d->req_ids);
 }

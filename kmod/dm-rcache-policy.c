@@ -33,6 +33,12 @@ static inline u32 rmap_block(u32 w)
 	return w & RCACHE_RMAP_BLOCK_MASK;
 }
 
+/* Sets @block's map word to @v; the metadata page bit stays (dm-rcache.h). */
+static void map_store(struct rcache_policy *p, u32 block, u32 v)
+{
+	atomic_set(&p->map[block], v | (atomic_read(&p->map[block]) & RCACHE_MAP_MD));
+}
+
 /* True when slot @s holds a valid block (and which, in *@block). */
 static bool slot_valid(struct rcache_policy *p, u64 s, u32 *block)
 {
@@ -65,7 +71,7 @@ void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
 void rcache_policy_load(struct rcache_policy *p, u32 slot, u32 block)
 {
 	atomic_set(&p->rmap[slot], block);
-	atomic_set(&p->map[block], RCACHE_MAP_VALID | slot);
+	map_store(p, block, RCACHE_MAP_VALID | slot);
 	p->nr_free--;
 	p->nr_valid++;
 }
@@ -119,7 +125,7 @@ u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool pref
 		p->nr_ghosts--;
 	}
 	atomic_set(&p->rmap[slot], w);
-	atomic_set(&p->map[block], m);
+	map_store(p, block, m);
 	p->nr_valid++;
 	if (++p->fills_in_epoch >= p->epoch_len) {
 		p->fills_in_epoch = 0;
@@ -143,7 +149,7 @@ static void slot_drop(struct rcache_policy *p, u64 s, u32 block, bool ghost)
 		p->nr_protected--;
 	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED)
 		p->prefetch_wasted++;
-	atomic_set(&p->map[block], ghost ? RCACHE_MAP_GHOST : 0);
+	map_store(p, block, ghost ? RCACHE_MAP_GHOST : 0);
 	atomic_set(&p->rmap[s], RCACHE_RMAP_FREEING);
 	p->nr_valid--;
 	p->nr_freeing++;
@@ -220,6 +226,36 @@ void rcache_policy_release(struct rcache_policy *p, u32 slot)
 }
 
 /*
+ * Keeps slot @slot out of use for as long as this map lives: a daemon may
+ * still write into it for an earlier instance on the same cache device.
+ * Returns the block the slot held (dropped now, the caller records the
+ * slot empty), or RCACHE_NO_SLOT.
+ */
+u32 rcache_policy_reserve(struct rcache_policy *p, u32 slot)
+{
+	u32 w = atomic_read(&p->rmap[slot]), block = RCACHE_NO_SLOT;
+	unsigned int i;
+
+	if (rmap_block(w) == RCACHE_RMAP_FREE) {
+		for (i = 0; i < p->free_top; i++) {
+			if (p->free_stack[i] == slot) {
+				p->free_stack[i] = p->free_stack[--p->free_top];
+				break;
+			}
+		}
+		p->nr_free--;
+	} else if (slot_valid(p, slot, &block)) {
+		slot_drop(p, slot, block, false);
+		p->nr_freeing--;
+	} else {
+		return RCACHE_NO_SLOT;	/* being filled or freed: ours, not free */
+	}
+	atomic_set(&p->rmap[slot], RCACHE_RMAP_RESERVED);
+	p->nr_reserved++;
+	return block;
+}
+
+/*
  * Ghosts are remembered until there are more of them than slots; then the
  * oldest knowledge is dropped wholesale (a pass over the map words, a few
  * words per eviction on average).  Returns true when the caller should run
@@ -248,4 +284,57 @@ u32 rcache_policy_entry(struct rcache_policy *p, u64 s)
 	u32 b;
 
 	return slot_valid(p, s, &b) ? b + 1 : 0;
+}
+
+/* Is @page among the @n ascending @pages? */
+static bool page_in(const u64 *pages, unsigned int n, u64 page)
+{
+	unsigned int lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (pages[mid] == page)
+			return true;
+		if (pages[mid] < page)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Plans one pass of a commit, under the device lock: takes the dirty pages
+ * from *@cursor on, up to pass->cap of them (clearing their dirty bits and
+ * moving *@cursor past the last one taken, or to @md_pages when none is
+ * left after it), and moves out of the freeing list the slots whose page the
+ * pass writes: a slot is released only once its empty entry is on disk.  A
+ * page dirtied behind the cursor waits for the next commit.
+ */
+void rcache_md_plan_pass(atomic_t *map, u64 md_pages, u64 *cursor, u64 *nr_dirty,
+			 u32 *freeing, unsigned int *nr_freeing, struct rcache_md_pass *pass)
+{
+	unsigned int i, kept = 0;
+	u64 pg;
+
+	pass->nr = 0;
+	pass->nr_release = 0;
+	for (pg = *cursor; pg < md_pages && *nr_dirty; pg++) {
+		if (!rcache_md_bit(map, rcache_md_dirty_word(md_pages, pg)))
+			continue;
+		if (pass->nr == pass->cap)
+			break;
+		rcache_md_bit_assign(map, rcache_md_dirty_word(md_pages, pg), false);
+		(*nr_dirty)--;
+		pass->pages[pass->nr++] = pg;
+	}
+	*cursor = pg < md_pages && *nr_dirty ? pg : md_pages;
+	for (i = 0; i < *nr_freeing; i++) {
+		if (page_in(pass->pages, pass->nr, freeing[i] / RCACHE_MD_ENTRIES_PER_PAGE))
+			pass->release[pass->nr_release++] = freeing[i];
+		else
+			freeing[kept++] = freeing[i];
+	}
+	*nr_freeing = kept;
 }

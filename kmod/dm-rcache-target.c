@@ -29,8 +29,8 @@
 #error "RCACHE_VERSION is not defined: build dm-rcache through its Kbuild"
 #endif
 
-#define RCACHE_FREEING_CAP	4096	/* slots released per commit at most */
 #define RCACHE_EVICT_STEPS	65536	/* slots the hand visits per lock hold */
+#define RCACHE_QUIESCE_SECS	10	/* longest wait for the daemon's answers */
 
 static struct kmem_cache *rcache_fetch_cache;
 static mempool_t rcache_fetch_pool;
@@ -97,7 +97,7 @@ static u32 rcache_hit_get(struct rcache *rc, struct bio *bio, u64 block)
 	e = READ_ONCE(rc->hit_epoch) & 1;
 	this_cpu_inc(*rc->hits_inflight[e]);
 	smp_mb();	/* pairs with the barrier in rcache_md_commit() */
-	if (unlikely(atomic_read(&rc->map[block]) != w)) {
+	if (unlikely((atomic_read(&rc->map[block]) ^ w) & ~RCACHE_MAP_MD)) {
 		this_cpu_dec(*rc->hits_inflight[e]);
 		return 0;
 	}
@@ -248,7 +248,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	struct rcache *rc = f->rc;
 	struct bio_list bios;
 	struct bio *bio;
-	bool waiters, unread = false;
+	bool waiters, idle, unread = false;
 
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
@@ -275,7 +275,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	if (f->slot == RCACHE_NO_SLOT)
 		list_del_init(&f->entry);	/* cancelled while waiting for a slot */
 	hash_del(&f->hash);
-	rc->fetches_inflight--;
+	idle = !--rc->fetches_inflight;
 	bios = f->waiters;
 	bio_list_init(&f->waiters);
 	waiters = !list_empty(&rc->slot_waiters);
@@ -300,14 +300,21 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			rcache_retry_bio(rc, bio);
 		}
 	}
-	if (f->flags & RCACHE_FETCH_F_WARM)
+	if (f->flags & RCACHE_FETCH_F_WARM && !READ_ONCE(rc->suspended))
 		mod_delayed_work(rc->wq, &rc->warm.work, 0);
 	mempool_free(f, &rcache_fetch_pool);
 	if (waiters || err == -ECANCELED)
 		rcache_kick(rc);
+	if (idle)
+		wake_up(&rc->idle);
 
 	if (atomic_dec_and_test(&rc->completing))
 		complete(&rc->drained);
+}
+
+void rcache_fetch_free(struct rcache_fetch *f)
+{
+	mempool_free(f, &rcache_fetch_pool);
 }
 
 static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
@@ -324,6 +331,13 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 		DMERR_LIMIT("%s: miss on block %llu failed: no daemon (fail_fast)",
 			    rcache_dm_name(rc), block);
 		return DM_MAPIO_KILL;
+	}
+	if (READ_ONCE(rc->suspended) && !rcache_daemon_present()) {
+		/* suspending: as rcache_presuspend() does with the parked ones */
+		bio->bi_status = dm_noflush_suspending(rc->ti) ? BLK_STS_DM_REQUEUE :
+			BLK_STS_IOERR;
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
 	}
 
 	/* A REQ_NOWAIT submitter (io_uring) must not sleep here. */
@@ -428,6 +442,8 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 {
 	u64 block = rcache_bio_block(rc, bio);
 	struct rcache_bio *pb = rcache_pb(bio);
+	/* a parked bio may be completed by another CPU before we count it */
+	unsigned int sectors = bio_sectors(bio);
 	u32 w;
 	int r;
 
@@ -438,7 +454,7 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 		w = rcache_hit_get(rc, bio, block);
 		if (likely(w)) {
 			this_cpu_inc(rc->stats->read_hits);
-			this_cpu_add(rc->stats->hit_sectors, bio_sectors(bio));
+			this_cpu_add(rc->stats->hit_sectors, sectors);
 			rcache_policy_hit(&rc->policy, w & RCACHE_MAP_SLOT_MASK);
 			rcache_remap(rc, bio, w & RCACHE_MAP_SLOT_MASK);
 			if (unlikely(w & RCACHE_MAP_PREFETCHED))
@@ -448,7 +464,7 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 		r = rcache_map_miss(rc, bio, block);
 	} while (r == DM_MAPIO_REQUEUE);
 	this_cpu_inc(rc->stats->read_misses);
-	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
+	this_cpu_add(rc->stats->miss_sectors, sectors);
 	/*
 	 * Readahead misses count too: the page cache reading ahead of a
 	 * buffered reader is the surest sign of a sequential stream, and its
@@ -481,6 +497,12 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_STOP;
+	}
+	if (READ_ONCE(rc->suspended)) {
+		/* no background fills while suspended: resume goes on */
+		spin_unlock_irq(&rc->lock);
+		mempool_free(f, &rcache_fetch_pool);
+		return RCACHE_PF_BLOCKED;
 	}
 	if ((atomic_read(&rc->map[block]) & RCACHE_MAP_VALID) || rcache_fetch_lookup(rc, block)) {
 		spin_unlock_irq(&rc->lock);
@@ -791,6 +813,11 @@ static char *rcache_join_args(unsigned int argc, char **argv)
  */
 static LIST_HEAD(rcache_claims);
 
+static bool rcache_same_cache(struct rcache *a, struct rcache *b)
+{
+	return a->cache_dev->bdev->bd_dev == b->cache_dev->bdev->bd_dev;
+}
+
 static int rcache_claim_cache_dev(struct rcache *rc)
 {
 	struct rcache *other;
@@ -798,8 +825,7 @@ static int rcache_claim_cache_dev(struct rcache *rc)
 
 	mutex_lock(&rcache_devices_lock);
 	list_for_each_entry(other, &rcache_claims, claim_entry)
-		if (other->cache_dev->bdev->bd_dev == rc->cache_dev->bdev->bd_dev &&
-		    other->md != rc->md) {
+		if (rcache_same_cache(other, rc) && other->md != rc->md) {
 			r = -EBUSY;
 			break;
 		}
@@ -816,6 +842,74 @@ static void rcache_unclaim_cache_dev(struct rcache *rc)
 	mutex_lock(&rcache_devices_lock);
 	list_del_init(&rc->claim_entry);
 	mutex_unlock(&rcache_devices_lock);
+}
+
+/*
+ * The table of the same dm device on the same cache device that owns the
+ * metadata: the live one while a reloaded table waits for its resume.
+ */
+static struct rcache *rcache_find_owner(struct rcache *rc)
+{
+	struct rcache *other;
+
+	lockdep_assert_held(&rcache_devices_lock);
+	list_for_each_entry(other, &rcache_devices, devices_entry)
+		if (other != rc && other->md == rc->md && rcache_same_cache(other, rc) &&
+		    other->mdata.loaded && !other->mdata.superseded)
+			return other;
+	return NULL;
+}
+
+/*
+ * Keeps slot @slot out of use: a daemon may still write into it for
+ * another table on this cache device.  Called with rc->lock held.
+ */
+static void rcache_reserve_slot(struct rcache *rc, u32 slot)
+{
+	if (rcache_policy_reserve(&rc->policy, slot) != RCACHE_NO_SLOT) {
+		rcache_md_dirty_slot(rc, slot);
+		atomic64_dec(&rc->cached_blocks);
+	}
+}
+
+/*
+ * After loading: the slots that fills of removed devices, which the daemon
+ * never answered, may still write.  They stay unused while this table
+ * lives; a fill of another block there could be overwritten.
+ */
+static int rcache_reserve_orphans(struct rcache *rc)
+{
+	dev_t dev = rc->cache_dev->bdev->bd_dev;
+	u64 block_bytes = (u64)rc->block_sectors << SECTOR_SHIFT;
+	struct rcache_range *ranges = NULL;
+	u64 s, first, end;
+	unsigned int n, max = 0, i;
+
+	while ((n = rcache_daemon_orphan_ranges(dev, ranges, max)) > max) {
+		kfree(ranges);
+		max = n;
+		ranges = kmalloc_array(max, sizeof(*ranges), GFP_KERNEL);
+		if (!ranges)
+			return -ENOMEM;
+	}
+	spin_lock_irq(&rc->lock);
+	for (i = 0; i < n; i++) {
+		u64 lo = ranges[i].offset, hi = ranges[i].offset + ranges[i].len;
+
+		if (hi <= rc->geo.data_start)
+			continue;
+		first = lo < rc->geo.data_start ? 0 :
+			div64_u64(lo - rc->geo.data_start, block_bytes);
+		end = DIV_ROUND_UP_ULL(hi - rc->geo.data_start, block_bytes);
+		for (s = first; s < min(end, rc->geo.nr_slots); s++)
+			rcache_reserve_slot(rc, s);
+	}
+	spin_unlock_irq(&rc->lock);
+	if (n)
+		DMWARN("%s: %u fills of a removed device unanswered: their slots stay unused",
+		       rcache_dm_name(rc), n);
+	kfree(ranges);
+	return 0;
 }
 
 static void rcache_free(struct rcache *rc)
@@ -840,11 +934,47 @@ static void rcache_free(struct rcache *rc)
 	kfree(rc);
 }
 
+/* Bytes the allocator handed out for @p, @size of them asked for. */
+static size_t rcache_alloc_size(const void *p, size_t size)
+{
+	if (!p)
+		return 0;
+	return is_vmalloc_addr(p) ? PAGE_ALIGN(size) : ksize(p);
+}
+
+/*
+ * Logs the memory the table's state takes, from the allocations made: the
+ * part that grows with the device (map and slot map words, as asked for),
+ * per origin block, and the rest (the context, preallocated buffers, and
+ * what the allocators round the arrays up to).
+ */
+static void rcache_log_memory(struct rcache *rc)
+{
+	u64 words = rcache_map_words(rc->nr_blocks, rc->geo.md_pages);
+	u64 state = rc->nr_blocks * sizeof(*rc->map) + rc->geo.nr_slots * sizeof(*rc->rmap);
+	u64 given = rcache_alloc_size(rc->map, words * sizeof(*rc->map)) +
+		rcache_alloc_size(rc->rmap, rc->geo.nr_slots * sizeof(*rc->rmap));
+	struct rcache_md *md = &rc->mdata;
+	u64 fixed;
+
+	fixed = given - state + rcache_alloc_size(rc, sizeof(*rc)) +
+		rcache_alloc_size(rc->freeing, RCACHE_FREEING_CAP * sizeof(*rc->freeing)) +
+		rcache_alloc_size(md->spare, RCACHE_MD_SPARE_PAGES * RCACHE_MD_PAGE_SIZE) +
+		rcache_alloc_size(md->spare_pages, RCACHE_MD_SPARE_PAGES * sizeof(u64)) +
+		rcache_alloc_size(md->release, RCACHE_FREEING_CAP * sizeof(u32)) +
+		rcache_alloc_size(md->entries, RCACHE_MD_ENTRIES_PER_PAGE * sizeof(u32)) +
+		(u64)num_possible_cpus() * (sizeof(struct rcache_stats) + 2 * sizeof(long));
+	DMINFO("%s: %llu blocks, %llu slots: %llu.%04llu bytes of state per origin block + %llu",
+	       rcache_dm_name(rc), rc->nr_blocks, rc->geo.nr_slots,
+	       div64_u64(state, rc->nr_blocks), div64_u64(state * 10000, rc->nr_blocks) % 10000,
+	       fixed);
+}
+
 static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct rcache_args args;
-	struct rcache *rc;
-	u64 len_bytes, cache_bytes, mem;
+	struct rcache *rc, *owner;
+	u64 len_bytes, cache_bytes;
 	u32 block_bytes;
 	int r;
 
@@ -878,6 +1008,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	bio_list_init(&rc->retry_bios);
 	INIT_WORK(&rc->worker, rcache_worker);
 	INIT_DELAYED_WORK(&rc->commit_timer, rcache_commit_timer);
+	init_waitqueue_head(&rc->idle);
 	atomic_set(&rc->completing, 1);
 	init_completion(&rc->drained);
 	INIT_LIST_HEAD(&rc->devices_entry);
@@ -933,7 +1064,8 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->geo.data_start = rcache_data_start(rc->geo.nr_slots);
 	rc->data_start = rc->geo.data_start >> SECTOR_SHIFT;
 
-	rc->map = kvcalloc(rc->nr_blocks, sizeof(*rc->map), GFP_KERNEL);
+	rc->map = kvcalloc(rcache_map_words(rc->nr_blocks, rc->geo.md_pages), sizeof(*rc->map),
+			   GFP_KERNEL);
 	rc->rmap = kvcalloc(rc->geo.nr_slots, sizeof(*rc->rmap), GFP_KERNEL);
 	rc->freeing = kcalloc(RCACHE_FREEING_CAP, sizeof(*rc->freeing), GFP_KERNEL);
 	rc->stats = alloc_percpu(struct rcache_stats);
@@ -954,7 +1086,21 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cache device is in use by another rcache device";
 		goto bad;
 	}
-	r = rcache_md_open(rc, &args, cache_bytes, &ti->error);
+
+	/*
+	 * A table reloaded over the live one on the same cache device checks
+	 * the superblock now and loads the metadata in preresume, after the
+	 * live table has stopped changing it.
+	 */
+	mutex_lock(&rcache_devices_lock);
+	owner = rcache_find_owner(rc);
+	mutex_unlock(&rcache_devices_lock);
+	r = rcache_md_open(rc, &args, cache_bytes, owner, &ti->error);
+	if (!r && rc->mdata.loaded) {
+		r = rcache_reserve_orphans(rc);
+		if (r)
+			ti->error = "Cannot allocate the list of reserved slots";
+	}
 	if (r)
 		goto bad;
 
@@ -975,13 +1121,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	list_add_tail(&rc->devices_entry, &rcache_devices);
 	mutex_unlock(&rcache_devices_lock);
 
-	/* what grows with the origin and the cache, and what does not */
-	mem = rc->nr_blocks * sizeof(*rc->map) + rc->geo.nr_slots * sizeof(*rc->rmap) +
-		2 * BITS_TO_LONGS(rc->geo.md_pages) * sizeof(long);
-	DMINFO("%s: %llu blocks, %llu slots: %llu.%02llu bytes of state per origin block + %zu",
-	       rcache_dm_name(rc), rc->nr_blocks, rc->geo.nr_slots,
-	       div64_u64(mem, rc->nr_blocks), div64_u64(mem * 100, rc->nr_blocks) % 100,
-	       sizeof(*rc) + RCACHE_FREEING_CAP * sizeof(*rc->freeing));
+	rcache_log_memory(rc);
 	rcache_daemon_event(RCACHE_EVENT_DEVICE_ADDED, rc);
 	return 0;
 bad:
@@ -989,29 +1129,72 @@ bad:
 	return r;
 }
 
+/*
+ * Cancels the fetches of @rc that no daemon holds (all of them, or only the
+ * kernel's prefetches), with @status for the bios waiting on them.
+ */
+static void rcache_cancel_fills(struct rcache *rc, bool prefetch_only, blk_status_t status)
+{
+	struct rcache_fetch *f, *tmp;
+	LIST_HEAD(cancelled);
+
+	rcache_daemon_cancel_queued(rc, prefetch_only, &cancelled);
+	if (!prefetch_only) {
+		spin_lock_irq(&rc->lock);
+		list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+			list_move_tail(&f->entry, &cancelled);
+			atomic_inc(&rc->completing);
+		}
+		spin_unlock_irq(&rc->lock);
+	}
+	list_for_each_entry_safe(f, tmp, &cancelled, entry) {
+		list_del_init(&f->entry);
+		rcache_fetch_complete(f, -ECANCELED, status);
+	}
+}
+
+/*
+ * Waits until no fetch of @rc is left: the daemon answers the ones it holds
+ * (at once for a removed device).  At most daemon_timeout, and never more
+ * than RCACHE_QUIESCE_SECS.  Returns false when some are left.
+ */
+static bool rcache_wait_fills(struct rcache *rc)
+{
+	unsigned long t = min_t(u32, rc->daemon_timeout, RCACHE_QUIESCE_SECS) * HZ;
+
+	return wait_event_timeout(rc->idle, !READ_ONCE(rc->fetches_inflight), t);
+}
+
 static void rcache_dtr(struct dm_target *ti)
 {
 	struct rcache *rc = ti->private;
-	struct rcache_fetch *f, *tmp;
-	LIST_HEAD(cancelled);
+	unsigned int orphans;
 
 	mutex_lock(&rcache_devices_lock);
 	list_del(&rc->devices_entry);
 	mutex_unlock(&rcache_devices_lock);
+	WRITE_ONCE(rc->suspended, true);	/* no more prefetches */
 	rcache_warmup_stop(rc);
 	rcache_trace_stop(rc);
 
-	/* No bio waits here any more; what is left are fills nobody awaits. */
-	rcache_daemon_cancel_device(rc, &cancelled);
-	spin_lock_irq(&rc->lock);
-	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
-		list_move_tail(&f->entry, &cancelled);
-		atomic_inc(&rc->completing);
-	}
-	spin_unlock_irq(&rc->lock);
-	list_for_each_entry_safe(f, tmp, &cancelled, entry) {
-		list_del_init(&f->entry);
-		rcache_fetch_complete(f, -ECANCELED, BLK_STS_IOERR);
+	/*
+	 * No bio waits here any more; what is left are fills nobody awaits.
+	 * Those not sent yet go at once.  The slots of those the daemon holds
+	 * may still be written: they are freed only when it answers, which it
+	 * does at once for a removed device (else a new table on this cache
+	 * device could hand them out and see them overwritten).
+	 */
+	rcache_cancel_fills(rc, false, BLK_STS_IOERR);
+	rcache_daemon_event(RCACHE_EVENT_DEVICE_REMOVED, rc);
+	if (!rcache_wait_fills(rc)) {
+		spin_lock_irq(&rc->lock);
+		orphans = rcache_daemon_orphan_device(rc);
+		spin_unlock_irq(&rc->lock);
+		if (orphans)
+			DMWARN("%s: removed with %u fills unanswered: their slots stay reserved",
+			       rcache_dm_name(rc), orphans);
+		/* a daemon lost meanwhile put its fills back on the queue */
+		rcache_cancel_fills(rc, false, BLK_STS_IOERR);
 	}
 	/* Wait for completions running elsewhere (FETCH_DONE, timeouts). */
 	if (!atomic_dec_and_test(&rc->completing))
@@ -1019,34 +1202,35 @@ static void rcache_dtr(struct dm_target *ti)
 
 	cancel_delayed_work_sync(&rc->commit_timer);
 	flush_workqueue(rc->wq);
-	rcache_md_commit(rc);
-	rcache_daemon_event(RCACHE_EVENT_DEVICE_REMOVED, rc);
+	rcache_md_commit(rc);	/* nothing when a reloaded table took over */
 	rcache_free(rc);
 }
 
 /* ------------------------------------------------------------------ */
 /* Suspend, status, messages, device iteration                         */
 
+static void rcache_kick_warmup(struct rcache *rc)
+{
+	if (READ_ONCE(rc->warm.nr))
+		mod_delayed_work(rc->wq, &rc->warm.work, 0);
+}
+
 /*
- * Suspending waits for in-flight bios.  With no daemon to complete the
- * parked ones that would take up to daemon_timeout, so give them back to
- * dm core (noflush suspend: requeued after resume) or fail them now.
+ * Background fills stop (they go on at resume).  Suspending waits for
+ * in-flight bios: with no daemon to complete the parked ones that would take
+ * up to daemon_timeout, so give them back to dm core (noflush suspend:
+ * requeued after resume) or fail them now, also those waiting for a slot.
  */
 static void rcache_presuspend(struct dm_target *ti)
 {
 	struct rcache *rc = ti->private;
-	struct rcache_fetch *f, *tmp;
-	LIST_HEAD(cancelled);
 
 	WRITE_ONCE(rc->suspended, true);
+	cancel_delayed_work_sync(&rc->warm.work);
 	if (rcache_daemon_present())
 		return;
-	rcache_daemon_cancel_device(rc, &cancelled);
-	list_for_each_entry_safe(f, tmp, &cancelled, entry) {
-		list_del_init(&f->entry);
-		rcache_fetch_complete(f, -ECANCELED, dm_noflush_suspending(ti) ?
-				      BLK_STS_DM_REQUEUE : BLK_STS_IOERR);
-	}
+	rcache_cancel_fills(rc, false, dm_noflush_suspending(ti) ? BLK_STS_DM_REQUEUE :
+			    BLK_STS_IOERR);
 }
 
 static void rcache_presuspend_undo(struct dm_target *ti)
@@ -1054,16 +1238,140 @@ static void rcache_presuspend_undo(struct dm_target *ti)
 	struct rcache *rc = ti->private;
 
 	WRITE_ONCE(rc->suspended, false);
+	/* the timer may have fired meanwhile and not re-armed itself */
+	if (rc->commit_ms)
+		mod_delayed_work(rc->wq, &rc->commit_timer, msecs_to_jiffies(rc->commit_ms));
+	rcache_kick_warmup(rc);
 }
 
-/* Suspended: nothing changes any more, so make the metadata current. */
+/* A table loaded over this one waits to take the metadata over at resume. */
+static bool rcache_has_successor(struct rcache *rc)
+{
+	struct rcache *other;
+	bool found = false;
+
+	mutex_lock(&rcache_devices_lock);
+	list_for_each_entry(other, &rcache_devices, devices_entry)
+		if (other != rc && other->md == rc->md && rcache_same_cache(other, rc) &&
+		    !other->mdata.loaded)
+			found = true;
+	mutex_unlock(&rcache_devices_lock);
+	return found;
+}
+
+/*
+ * Suspended: make the metadata current.  Queued prefetches go.  When a
+ * reloaded table waits to take over, the fills a daemon holds are waited
+ * for too, a bounded time, so that the metadata it loads has them (any
+ * still unanswered keep their slots out of use there).  A plain suspend or
+ * a remove does not wait here: the fills complete meanwhile, and a remove
+ * waits for them in the destructor, after telling the daemon.
+ */
 static void rcache_postsuspend(struct dm_target *ti)
 {
 	struct rcache *rc = ti->private;
 
 	cancel_delayed_work_sync(&rc->commit_timer);
+	cancel_delayed_work_sync(&rc->warm.work);
+	rcache_cancel_fills(rc, true, BLK_STS_IOERR);
+	if (rcache_daemon_present() && rcache_has_successor(rc) && !rcache_wait_fills(rc))
+		DMWARN("%s: suspended with %llu fills unanswered by the daemon",
+		       rcache_dm_name(rc), READ_ONCE(rc->fetches_inflight));
 	flush_workqueue(rc->wq);
 	rcache_md_commit(rc);
+}
+
+/*
+ * Takes the metadata over from @owner, the suspended table this one was
+ * loaded over: @owner commits and writes no more, the slots its remaining
+ * fills may write stay out of use, and its warm-up queue moves here.
+ */
+static int rcache_take_over(struct rcache *rc, struct rcache *owner, char **error)
+{
+	struct rcache_warmup warm;
+	struct rcache_fetch *f;
+	unsigned int n, max = 0, i;
+	u32 *slots = NULL;
+	int bkt, r;
+
+	rcache_md_hand_over(owner);
+	for (;;) {
+		spin_lock_irq(&owner->lock);
+		n = 0;
+		hash_for_each(owner->fetches, bkt, f, hash)
+			if (f->slot != RCACHE_NO_SLOT && n++ < max)
+				slots[n - 1] = f->slot;
+		spin_unlock_irq(&owner->lock);
+		if (n <= max)
+			break;
+		kfree(slots);
+		max = n;
+		slots = kmalloc_array(max, sizeof(*slots), GFP_KERNEL);
+		if (!slots) {
+			*error = "cannot allocate the list of reserved slots";
+			return -ENOMEM;
+		}
+	}
+
+	r = rcache_md_load(rc, error);
+	if (r) {
+		kfree(slots);
+		return r;
+	}
+	spin_lock_irq(&rc->lock);
+	for (i = 0; i < n; i++)
+		rcache_reserve_slot(rc, slots[i]);
+	spin_unlock_irq(&rc->lock);
+	kfree(slots);
+	if (n)
+		DMWARN("%s: %u fills of the previous table are unanswered: their slots stay unused",
+		       rcache_dm_name(rc), n);
+
+	spin_lock_irq(&owner->lock);
+	warm = owner->warm;
+	owner->warm.ranges = NULL;
+	owner->warm.nr = 0;
+	owner->warm.cap = 0;
+	owner->warm.pending = 0;
+	spin_unlock_irq(&owner->lock);
+	spin_lock_irq(&rc->lock);
+	swap(rc->warm.ranges, warm.ranges);
+	rc->warm.nr = warm.nr;
+	rc->warm.cap = warm.cap;
+	rc->warm.pending = warm.pending;
+	rc->warm.rate = warm.rate;
+	rc->warm.tokens = warm.tokens;
+	rc->warm.refilled = jiffies;
+	spin_unlock_irq(&rc->lock);
+	kfree(warm.ranges);	/* ours, empty: never used before the resume */
+	return 0;
+}
+
+/* A reloaded table loads the metadata once the live one has handed over. */
+static int rcache_preresume(struct dm_target *ti)
+{
+	struct rcache *rc = ti->private;
+	struct rcache *owner;
+	char *error = NULL;
+	int r = 0;
+
+	if (rc->mdata.loaded)
+		return 0;
+	mutex_lock(&rcache_devices_lock);
+	owner = rcache_find_owner(rc);
+	if (owner)
+		r = rcache_take_over(rc, owner, &error);
+	else
+		r = rcache_md_load(rc, &error);
+	mutex_unlock(&rcache_devices_lock);
+	if (!r && rcache_reserve_orphans(rc)) {
+		r = -ENOMEM;
+		error = "cannot allocate the list of reserved slots";
+	}
+	if (r)
+		DMERR("%s: cannot resume on cache %s: %s", rcache_dm_name(rc),
+		      rc->cache_dev->name, error ?: "error");
+	return r;
 }
 
 static void rcache_resume(struct dm_target *ti)
@@ -1075,6 +1383,7 @@ static void rcache_resume(struct dm_target *ti)
 		queue_delayed_work(rc->wq, &rc->commit_timer,
 				   msecs_to_jiffies(rc->commit_ms));
 	rcache_kick(rc);
+	rcache_kick_warmup(rc);
 }
 
 static void rcache_status(struct dm_target *ti, status_type_t type,
@@ -1275,6 +1584,7 @@ static struct target_type rcache_target = {
 	.presuspend = rcache_presuspend,
 	.presuspend_undo = rcache_presuspend_undo,
 	.postsuspend = rcache_postsuspend,
+	.preresume = rcache_preresume,
 	.resume = rcache_resume,
 	.status = rcache_status,
 	.message = rcache_message,

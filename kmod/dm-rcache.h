@@ -16,6 +16,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <net/netlink.h>
 
@@ -93,6 +94,7 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 #define RCACHE_MAP_VALID	((u32)BIT(31))
 #define RCACHE_MAP_GHOST	((u32)BIT(30))
 #define RCACHE_MAP_PREFETCHED	((u32)BIT(29))	/* filled by prefetch, not read yet */
+#define RCACHE_MAP_MD		((u32)BIT(28))	/* not the block's: see rcache_md_bit() */
 #define RCACHE_MAP_SLOT_MASK	((u32)BIT(28) - 1)
 /* rmap word, per slot (u32 constants: atomic_read() returns an int) */
 #define RCACHE_RMAP_BLOCK_MASK	((u32)BIT(28) - 1)
@@ -101,6 +103,8 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 #define RCACHE_RMAP_EPOCH_SHIFT	28
 #define RCACHE_RMAP_PROT	((u32)BIT(30))
 #define RCACHE_RMAP_REF		((u32)BIT(31))
+/* never reused while this map lives (rcache_policy_reserve()) */
+#define RCACHE_RMAP_RESERVED	(RCACHE_RMAP_FREEING | RCACHE_RMAP_PROT)
 #define RCACHE_MAX_BLOCKS	(BIT_ULL(28) - 2)
 #define RCACHE_NO_SLOT		U32_MAX
 #define RCACHE_FREE_STACK	1024
@@ -111,11 +115,41 @@ static inline u32 rcache_map_slot(u32 w)
 	return w & RCACHE_MAP_VALID ? w & RCACHE_MAP_SLOT_MASK : RCACHE_NO_SLOT;
 }
 
+/*
+ * Two bits per metadata page (which copy is current, whether the page is
+ * dirty) live in the spare bit of map words 0 .. 2 * md_pages - 1 instead
+ * of bitmaps of their own, so the state stays within 8 bytes per origin
+ * block even when every block has a slot.  They change under the device
+ * lock only, and everything else that stores a map word keeps them.
+ */
+static inline u64 rcache_map_words(u64 nr_blocks, u64 md_pages)
+{
+	return max(nr_blocks, 2 * md_pages);
+}
+
+static inline bool rcache_md_bit(atomic_t *map, u64 word)
+{
+	return atomic_read(&map[word]) & RCACHE_MAP_MD;
+}
+
+static inline void rcache_md_bit_assign(atomic_t *map, u64 word, bool on)
+{
+	if (on)
+		atomic_or(RCACHE_MAP_MD, &map[word]);
+	else
+		atomic_andnot(RCACHE_MAP_MD, &map[word]);
+}
+
+/* Page @page's current copy is copy 1 / the page is dirty. */
+#define rcache_md_copy_word(page)		(page)
+#define rcache_md_dirty_word(md_pages, page)	((md_pages) + (page))
+
 struct rcache_policy {
 	atomic_t *map;			/* nr_blocks */
 	atomic_t *rmap;			/* nr_slots */
 	u64 nr_blocks, nr_slots;
 	u64 nr_valid, nr_free, nr_freeing;
+	u64 nr_reserved;		/* never reused: a daemon may write them */
 	u64 nr_protected, target_protected;
 	u64 nr_ghosts;
 	u64 hand;
@@ -138,9 +172,25 @@ unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 				 u32 *victims, u64 max_steps);
 u32 rcache_policy_invalidate(struct rcache_policy *p, u32 block);
 void rcache_policy_release(struct rcache_policy *p, u32 slot);
+u32 rcache_policy_reserve(struct rcache_policy *p, u32 slot);
 bool rcache_policy_too_many_ghosts(struct rcache_policy *p);
 void rcache_policy_clear_ghosts(struct rcache_policy *p, u64 first, u64 count);
 u32 rcache_policy_entry(struct rcache_policy *p, u64 s);
+
+/*
+ * One pass of a metadata commit: which dirty pages it writes and which
+ * freed slots it may then release (only those whose page it writes).
+ */
+struct rcache_md_pass {
+	u64 *pages;			/* out: the pages to write, ascending */
+	unsigned int cap;		/* room in pages[] */
+	unsigned int nr;		/* out */
+	u32 *release;			/* out: slots reusable after the writes */
+	unsigned int nr_release;	/* out */
+};
+
+void rcache_md_plan_pass(atomic_t *map, u64 md_pages, u64 *cursor, u64 *nr_dirty,
+			 u32 *freeing, unsigned int *nr_freeing, struct rcache_md_pass *pass);
 
 /* A hit on @slot: counts as a re-reference once the fill's epoch is over. */
 static inline void rcache_policy_hit(struct rcache_policy *p, u32 slot)
@@ -238,17 +288,25 @@ struct rcache_bio {
 };
 
 /* Metadata state (dm-rcache-metadata.c) */
+#define RCACHE_FREEING_CAP	4096	/* slots waiting for a commit, at most */
+#define RCACHE_MD_SPARE_PAGES	8	/* a commit's buffer when memory is short */
+
 struct rcache_md {
 	struct dm_io_client *io;
 	u64 format_id;
 	u64 seq;
 	u64 md_pages;
-	unsigned long *dirty;		/* pages to write at the next commit */
-	unsigned long *cur_copy;	/* which copy of a page is current */
-	u64 nr_dirty;
+	u64 nr_dirty;			/* pages to write (bits: rcache_md_bit()) */
 	u64 commits;
 	struct mutex commit_lock;	/* one commit at a time */
 	bool failed;
+	bool loaded;			/* the slot map reflects the disk */
+	bool superseded;		/* a reloaded table took the disk over */
+	/* preallocated, so that a commit never fails for want of memory */
+	void *spare;			/* RCACHE_MD_SPARE_PAGES pages */
+	u64 *spare_pages;
+	u32 *release;			/* RCACHE_FREEING_CAP slots */
+	u32 *entries;			/* one page's entries */
 };
 
 struct rcache {
@@ -308,6 +366,7 @@ struct rcache {
 	struct work_struct worker;
 	struct delayed_work commit_timer;
 	bool suspended;
+	wait_queue_head_t idle;		/* woken when no fetch is left */
 
 	atomic64_t cached_blocks;
 	atomic64_t fetch_errors;
@@ -328,6 +387,7 @@ struct rcache {
 enum rcache_fetch_state {
 	RCACHE_FETCH_QUEUED,		/* waiting for a daemon or a credit */
 	RCACHE_FETCH_SENT,		/* the daemon has it */
+	RCACHE_FETCH_ORPHAN,		/* SENT for a removed device (rc is NULL) */
 };
 
 struct rcache_fetch {
@@ -341,11 +401,16 @@ struct rcache_fetch {
 	enum rcache_fetch_state state;
 	unsigned long queued_at;	/* jiffies */
 	struct bio_list waiters;
+	/* RCACHE_FETCH_ORPHAN: the bytes of the cache device it may write */
+	dev_t orphan_dev;
+	u32 orphan_len;
+	u64 orphan_offset;
 };
 
 /* dm-rcache-target.c */
 void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			   blk_status_t fail_status);
+void rcache_fetch_free(struct rcache_fetch *f);
 struct rcache *rcache_find_by_id(u64 dev_id);
 typedef int (*rcache_device_fn)(struct rcache *rc, void *arg);
 int rcache_visit_devices(rcache_device_fn fn, void *arg, u64 start_id);
@@ -370,9 +435,11 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags);
 
 /* dm-rcache-metadata.c */
 int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_bytes,
-		   char **error);
+		   bool defer_load, char **error);
+int rcache_md_load(struct rcache *rc, char **error);
 void rcache_md_close(struct rcache *rc);
 int rcache_md_commit(struct rcache *rc);
+void rcache_md_hand_over(struct rcache *rc);
 void rcache_md_dirty_slot(struct rcache *rc, u32 slot);
 
 /* dm-rcache-nlpolicy.c: the family's attribute policy */
@@ -385,7 +452,14 @@ void rcache_netlink_exit(void);
 void rcache_daemon_queue(struct rcache_fetch *f);
 bool rcache_daemon_present(void);
 u64 rcache_daemon_stale_replies(void);
-void rcache_daemon_cancel_device(struct rcache *rc, struct list_head *out);
+void rcache_daemon_cancel_queued(struct rcache *rc, bool prefetch_only, struct list_head *out);
+unsigned int rcache_daemon_orphan_device(struct rcache *rc);
+struct rcache_range {
+	u64 offset, len;		/* bytes */
+};
+
+unsigned int rcache_daemon_orphan_ranges(dev_t dev, struct rcache_range *ranges,
+					 unsigned int max);
 void rcache_daemon_event(u32 type, struct rcache *rc);
 void rcache_daemon_upgrade(struct rcache_fetch *f);
 

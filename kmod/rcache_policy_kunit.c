@@ -31,14 +31,14 @@ static bool cached(struct rcache_kunit_cache *c, u32 b)
 	return atomic_read(&c->map[b]) & RCACHE_MAP_VALID;
 }
 
-/* A read of @b: a hit, or a fill that evicts one slot when none is free. */
-static void rcache_kunit_read(struct rcache_kunit_cache *c, u32 b)
+/* A read of @b: a hit (returns true), or a fill that evicts a slot when none is free. */
+static bool rcache_kunit_read(struct rcache_kunit_cache *c, u32 b)
 {
 	u32 w = atomic_read(&c->map[b]), slot, victim;
 
 	if (w & RCACHE_MAP_VALID) {
 		rcache_policy_hit(&c->p, rcache_map_slot(w));
-		return;
+		return true;
 	}
 	slot = rcache_policy_alloc(&c->p, b);
 	if (slot == RCACHE_NO_SLOT) {
@@ -49,6 +49,7 @@ static void rcache_kunit_read(struct rcache_kunit_cache *c, u32 b)
 		slot = rcache_policy_alloc(&c->p, b);
 	}
 	rcache_policy_filled(&c->p, slot, b, false);
+	return false;
 }
 
 static void rcache_policy_alloc_fill(struct kunit *test)
@@ -116,30 +117,190 @@ static void rcache_policy_victim_order(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, atomic_read(&c->map[0]) & RCACHE_MAP_GHOST);
 }
 
+/* A plain LRU of @slots blocks, the control the SLRU must beat. */
+struct rcache_kunit_lru {
+	u64 *stamp;			/* per block: last use, 0 when not cached */
+	u32 *slot_block;
+	u32 slots, used;
+	u64 clock;
+};
+
+static bool rcache_kunit_lru_read(struct rcache_kunit_lru *l, u32 b)
+{
+	u32 i, oldest = 0;
+
+	l->clock++;
+	if (l->stamp[b]) {
+		l->stamp[b] = l->clock;
+		return true;
+	}
+	if (l->used < l->slots) {
+		l->slot_block[l->used++] = b;
+	} else {
+		for (i = 1; i < l->slots; i++)
+			if (l->stamp[l->slot_block[i]] < l->stamp[l->slot_block[oldest]])
+				oldest = i;
+		l->stamp[l->slot_block[oldest]] = 0;
+		l->slot_block[oldest] = b;
+	}
+	l->stamp[b] = l->clock;
+	return false;
+}
+
 /*
  * The scan-resistance property: a hot set read again and again keeps its
- * place while one sequential pass over four times the cache goes by.
+ * place while one sequential pass over eight times the cache goes by, with
+ * more than a cache-full of scanned blocks between two reads of the hot set
+ * (a plain LRU loses the whole hot set each time; it is run alongside).
  */
 static void rcache_policy_scan_resistance(struct kunit *test)
 {
-	const u32 blocks = 4000, slots = 1000, hot = 100;
+	const u32 blocks = 8000, slots = 1000, hot = 100, chunk = 1200;
 	struct rcache_kunit_cache *c = rcache_kunit_cache(test, blocks, slots);
-	u32 b, i, kept = 0;
+	struct rcache_kunit_lru lru = { .slots = slots };
+	u32 b, i, reads = 0, hits = 0, lru_hits = 0;
 
-	for (i = 0; i < 5; i++)
-		for (b = 0; b < hot; b++)
+	lru.stamp = kunit_kcalloc(test, blocks, sizeof(*lru.stamp), GFP_KERNEL);
+	lru.slot_block = kunit_kcalloc(test, slots, sizeof(*lru.slot_block), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lru.stamp);
+	KUNIT_ASSERT_NOT_NULL(test, lru.slot_block);
+	for (i = 0; i < 5; i++) {
+		for (b = 0; b < hot; b++) {
 			rcache_kunit_read(c, b * 37 % blocks);
+			rcache_kunit_lru_read(&lru, b * 37 % blocks);
+		}
+		/* time passes: the next reads are re-references */
+		WRITE_ONCE(c->p.epoch, c->p.epoch + 1);
+	}
 	for (b = 0; b < blocks; b++) {
 		rcache_kunit_read(c, b);
-		if (b % 200 == 0)	/* the hot set keeps being read */
-			for (i = 0; i < hot; i++)
-				rcache_kunit_read(c, i * 37 % blocks);
+		rcache_kunit_lru_read(&lru, b);
+		if (b % chunk != chunk - 1)
+			continue;
+		/* a chunk larger than the cache went by: the hot set again */
+		for (i = 0; i < hot; i++) {
+			reads++;
+			hits += rcache_kunit_read(c, i * 37 % blocks);
+			lru_hits += rcache_kunit_lru_read(&lru, i * 37 % blocks);
+		}
 	}
-	for (i = 0; i < hot; i++)
-		kept += cached(c, i * 37 % blocks);
-	kunit_info(test, "hot set kept after the scan: %u of %u", kept, hot);
-	KUNIT_EXPECT_GE(test, kept, hot * 9 / 10);
+	kunit_info(test, "hot set hits during the scan: %u of %u (plain LRU: %u)",
+		   hits, reads, lru_hits);
+	KUNIT_EXPECT_EQ(test, reads, hot * (blocks / chunk));
+	KUNIT_EXPECT_GE(test, hits, reads * 9 / 10);
+	KUNIT_EXPECT_LE(test, lru_hits, reads / 4);	/* the pattern does tell them apart */
 	KUNIT_EXPECT_GE(test, c->p.evictions, (u64)(blocks - slots));
+}
+
+/* Storing a map word keeps the metadata page bit that shares it. */
+static void rcache_policy_map_keeps_md_bit(struct kunit *test)
+{
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, 20, 4);
+	u32 s;
+
+	rcache_md_bit_assign(c->map, 5, true);
+	s = rcache_policy_alloc(&c->p, 5);
+	rcache_policy_filled(&c->p, s, 5, false);
+	KUNIT_EXPECT_TRUE(test, rcache_md_bit(c->map, 5));
+	KUNIT_EXPECT_EQ(test, rcache_map_slot(atomic_read(&c->map[5])), s);
+	KUNIT_EXPECT_EQ(test, rcache_policy_invalidate(&c->p, 5), s);
+	KUNIT_EXPECT_TRUE(test, rcache_md_bit(c->map, 5));
+	KUNIT_EXPECT_FALSE(test, atomic_read(&c->map[5]) & RCACHE_MAP_VALID);
+	rcache_md_bit_assign(c->map, 5, false);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->map[5]), 0);
+}
+
+/* A reserved slot is never handed out, whether it was free or valid. */
+static void rcache_policy_reserve_slots(struct kunit *test)
+{
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, 20, 4);
+	u32 s0, s1, s;
+	int i;
+
+	s0 = rcache_policy_alloc(&c->p, 3);
+	rcache_policy_filled(&c->p, s0, 3, false);
+	s1 = rcache_policy_alloc(&c->p, 4);
+	rcache_policy_fill_failed(&c->p, s1);	/* free again, on the free stack */
+	KUNIT_EXPECT_EQ(test, rcache_policy_reserve(&c->p, s0), 3U);
+	KUNIT_EXPECT_FALSE(test, cached(c, 3));
+	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&c->p, s0), 0U);
+	KUNIT_EXPECT_EQ(test, rcache_policy_reserve(&c->p, s1), RCACHE_NO_SLOT);
+	KUNIT_EXPECT_EQ(test, c->p.nr_reserved, 2ULL);
+	KUNIT_EXPECT_EQ(test, c->p.nr_free, 2ULL);
+	for (i = 0; i < 2; i++) {
+		s = rcache_policy_alloc(&c->p, 10 + i);
+		KUNIT_EXPECT_TRUE(test, s != s0 && s != s1 && s != RCACHE_NO_SLOT);
+		rcache_policy_filled(&c->p, s, 10 + i, false);
+	}
+	KUNIT_EXPECT_EQ(test, rcache_policy_alloc(&c->p, 12), RCACHE_NO_SLOT);
+	/* a commit's release does not free them either */
+	rcache_policy_release(&c->p, s0);
+	KUNIT_EXPECT_EQ(test, rcache_policy_alloc(&c->p, 12), RCACHE_NO_SLOT);
+}
+
+/*
+ * A commit pass releases a freed slot only when it writes the slot's page,
+ * also when a page before it got dirty after the commit counted the dirty
+ * pages and the pass has room for fewer pages than are dirty (the pass then
+ * covers a prefix of the pages; the rest go in the next pass).
+ */
+static void rcache_policy_commit_pass_releases_written(struct kunit *test)
+{
+	const u64 md_pages = 8, epp = RCACHE_MD_ENTRIES_PER_PAGE;
+	atomic_t *map = kunit_kcalloc(test, 2 * md_pages, sizeof(*map), GFP_KERNEL);
+	u64 pages[2], cursor = 0, nr_dirty = 0, written = 0;
+	u32 freeing[4], release[4];
+	unsigned int nr_freeing = 0, i, k;
+	struct rcache_md_pass pass = { .pages = pages, .cap = 2, .release = release };
+	u64 dirty_pages[] = { 3, 5, 6 };
+
+	KUNIT_ASSERT_NOT_NULL(test, map);
+	for (i = 0; i < ARRAY_SIZE(dirty_pages); i++) {
+		rcache_md_bit_assign(map, rcache_md_dirty_word(md_pages, dirty_pages[i]), true);
+		nr_dirty++;
+	}
+	/* freed slots on pages 3 and 6: their pages are dirty since */
+	freeing[nr_freeing++] = 6 * epp + 1;
+	freeing[nr_freeing++] = 3 * epp + 7;
+	/* the commit counted 3 dirty pages; now page 1 gets dirty too */
+	rcache_md_bit_assign(map, rcache_md_dirty_word(md_pages, 1), true);
+	nr_dirty++;
+
+	while (cursor < md_pages) {
+		rcache_md_plan_pass(map, md_pages, &cursor, &nr_dirty, freeing, &nr_freeing, &pass);
+		for (i = 0; i < pass.nr_release; i++) {
+			bool in = false;
+
+			for (k = 0; k < pass.nr; k++)
+				in |= pass.pages[k] == release[i] / epp;
+			KUNIT_EXPECT_TRUE_MSG(test, in, "slot %u released, page %llu not written",
+					      release[i], release[i] / epp);
+		}
+		for (k = 0; k < pass.nr; k++) {
+			u64 word = rcache_md_dirty_word(md_pages, pass.pages[k]);
+
+			KUNIT_EXPECT_FALSE(test, rcache_md_bit(map, word));
+		}
+		written += pass.nr;
+		if (pass.nr == 0)
+			break;
+	}
+	/* one sweep wrote every dirty page and released both slots */
+	KUNIT_EXPECT_EQ(test, written, 4ULL);
+	KUNIT_EXPECT_EQ(test, nr_dirty, 0ULL);
+	KUNIT_EXPECT_EQ(test, nr_freeing, 0U);
+
+	/* a page dirtied behind the cursor waits, with its freed slot */
+	cursor = 4;
+	rcache_md_bit_assign(map, rcache_md_dirty_word(md_pages, 2), true);
+	nr_dirty = 1;
+	freeing[0] = 2 * epp;
+	nr_freeing = 1;
+	rcache_md_plan_pass(map, md_pages, &cursor, &nr_dirty, freeing, &nr_freeing, &pass);
+	KUNIT_EXPECT_EQ(test, pass.nr, 0U);
+	KUNIT_EXPECT_EQ(test, pass.nr_release, 0U);
+	KUNIT_EXPECT_EQ(test, nr_freeing, 1U);
+	KUNIT_EXPECT_EQ(test, cursor, md_pages);
 }
 
 static struct kunit_case rcache_policy_cases[] = {
@@ -147,6 +308,9 @@ static struct kunit_case rcache_policy_cases[] = {
 	KUNIT_CASE(rcache_policy_invalidate_release),
 	KUNIT_CASE(rcache_policy_victim_order),
 	KUNIT_CASE(rcache_policy_scan_resistance),
+	KUNIT_CASE(rcache_policy_map_keeps_md_bit),
+	KUNIT_CASE(rcache_policy_reserve_slots),
+	KUNIT_CASE(rcache_policy_commit_pass_releases_written),
 	{}
 };
 

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Unit tests of librcache's pure parts. */
+#include <endian.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/aws.h"
 #include "lib/http.h"
+#include "lib/inspect.h"
 #include "lib/origin_secret.h"
 #include "lib/status.h"
 #include "lib/table.h"
@@ -202,6 +204,65 @@ static void origin_secret(void)
 	unsetenv("RCACHE_SECRETS_DIR");
 }
 
+/* One page copy of a tiny cache device: slots 0..3 named by @entries. */
+static void inspect_page(uint8_t *page, uint64_t format_id, uint64_t seq, const uint32_t *entries)
+{
+	struct rcache_disk_md_header *h = (void *)page;
+	int j;
+
+	memset(page, 0, RCACHE_MD_PAGE_SIZE);
+	h->magic = htole32(RCACHE_MD_MAGIC);
+	h->format_id = htole64(format_id);
+	h->seq = htole64(seq);
+	for (j = 0; j < 4; j++) {
+		uint32_t e = htole32(entries[j]);
+
+		memcpy(page + RCACHE_MD_PAGE_HEADER + 4 * j, &e, 4);
+	}
+	h->csum = htole32(rc_crc32c(~0U, page + 4, RCACHE_MD_PAGE_SIZE - 4));
+}
+
+/*
+ * A block named by two slots (a commit cut short) counts once, as the
+ * kernel loads it, and is reported as a duplicate; the newer copy counts.
+ */
+static void inspect_duplicates(void)
+{
+	static uint8_t img[3 * RCACHE_MD_PAGE_SIZE] __attribute__((aligned(4096)));
+	struct rcache_disk_sb *sb = (void *)img;
+	const uint32_t newer[4] = { 6, 8, 6, 0 }, older[4] = { 1, 2, 3, 4 };
+	char path[] = "rcache-inspect-XXXXXX";
+	struct rc_inspect in;
+	struct rc_err e;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	memset(img, 0, sizeof(img));
+	sb->magic = htole32(RCACHE_SB_MAGIC);
+	sb->version = htole32(RCACHE_FORMAT_VERSION);
+	sb->block_sectors = htole32(8);
+	sb->format_id = htole64(42);
+	sb->nr_slots = htole64(4);
+	sb->md_pages = htole64(1);
+	sb->data_start = htole64(rcache_data_start(4));
+	sb->nr_blocks = htole64(16);
+	sb->origin_size = htole64(16 * 4096);
+	sb->origin_len = htole32(9);
+	memcpy(sb->origin, "file:///x", 9);
+	sb->csum = htole32(rc_crc32c(~0U, img + 4, RCACHE_SB_SIZE - 4));
+	inspect_page(img + RCACHE_MD_OFFSET, 42, 3, newer);
+	inspect_page(img + RCACHE_MD_OFFSET + RCACHE_MD_PAGE_SIZE, 42, 2, older);
+	CHECK(write(fd, img, sizeof(img)) == (ssize_t)sizeof(img));
+	close(fd);
+	CHECK(rc_inspect(path, &in, &e) == 0);
+	CHECK(in.cached_blocks == 2);
+	CHECK(in.duplicate_entries == 1);
+	CHECK(in.last_seq == 3);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN("lib", url_file);
@@ -212,5 +273,6 @@ int main(void)
 	RUN("lib", layout_math);
 	RUN("lib", aws_refresh_margin);
 	RUN("lib", origin_secret);
+	RUN("lib", inspect_duplicates);
 	UNIT_EXIT();
 }

@@ -245,8 +245,13 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 		       ") failed: %s (errno %d)",
 		       f->dev ? f->dev->info.origin : "?", what, first, last, f->fx.block,
 		       strerror(-error), -error);
-	/* a cancelled fill (we are exiting) is re-sent to the next daemon */
-	r = error == -ECANCELED ? 0 : rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
+	/*
+	 * A fill cancelled because we are exiting is re-sent to the next
+	 * daemon.  One of a removed device is answered: the kernel keeps its
+	 * slot out of use until it knows we will not write it.
+	 */
+	r = error == -ECANCELED && !(f->dev && f->dev->removed) ? 0 :
+		rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
 	rcd_node_fill_done(d, f->dev ? f->dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
 	if (r)
 		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
@@ -282,8 +287,14 @@ static void write_complete(struct rcd *d, struct rcd_iou *op, int res);
 
 static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 {
-	struct io_uring_sqe *sqe = rcd_get_sqe(d);
+	struct io_uring_sqe *sqe;
 
+	/* the slot may belong to another device on this cache by now */
+	if (f->dev->removed) {
+		fill_finish(d, f, -ECANCELED, NULL);
+		return;
+	}
+	sqe = rcd_get_sqe(d);
 	if (!sqe) {
 		fill_finish(d, f, -EBUSY, "queueing the cache write");
 		return;
@@ -310,7 +321,7 @@ void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *w
 	for (i = 0; i < g->nfills; i++) {
 		struct rcd_fill *f = g->fills[i];
 
-		if (split) {
+		if (split && !f->dev->removed) {
 			fill_drop_buffer(f);
 			f->alone = true;
 			pending_add(f->dev, f);
@@ -519,6 +530,41 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 	fill_start(d, f);
 }
 
+/*
+ * A device was removed: its fills that have not reached the cache write are
+ * answered "cancelled" now (the kernel waits for that before it lets another
+ * device reuse their slots); those reading the origin stop before writing.
+ */
+static void device_removed(struct rcd *d, struct rcd_device *dev)
+{
+	struct rcd_fill *f, **pp, *drop = NULL, *started;
+
+	dev->removed = true;
+	dev->refs++;	/* the device stays while we end its fills */
+	for (pp = &d->wait_head, d->wait_tail = NULL; (f = *pp);) {
+		if (f->dev == dev) {
+			*pp = f->next;
+			f->next = drop;
+			drop = f;
+			continue;
+		}
+		d->wait_tail = f;
+		pp = &f->next;
+	}
+	started = dev->pending;
+	dev->pending = NULL;
+	dev->pending_bytes = 0;
+	while ((f = drop)) {
+		drop = f->next;
+		fill_refuse(d, f, -ECANCELED, NULL);
+	}
+	while ((f = started)) {
+		started = f->next;
+		fill_finish(d, f, -ECANCELED, NULL);
+	}
+	device_put(d, dev);
+}
+
 static void on_event(struct rcd *d, const struct rc_nl_device *ev)
 {
 	struct rcd_device *dev;
@@ -527,14 +573,10 @@ static void on_event(struct rcd *d, const struct rc_nl_device *ev)
 	if (ev->event != RCACHE_EVENT_DEVICE_REMOVED)
 		return;
 	for (dev = d->devices; dev; dev = dev->next) {
-		if (dev->info.dev_id != ev->dev_id)
-			continue;
-		dev->removed = true;
-		if (!dev->refs) {
-			device_unlink(d, dev);
-			device_close(d, dev);
+		if (dev->info.dev_id == ev->dev_id && !dev->removed) {
+			device_removed(d, dev);
+			break;
 		}
-		break;
 	}
 }
 

@@ -51,7 +51,7 @@ int rc_inspect(const char *dev, struct rc_inspect *out, struct rc_err *err)
 	uint8_t block[RCACHE_SB_SIZE];
 	const struct rcache_disk_sb *sb = (const void *)block;
 	uint8_t *pages = NULL;
-	uint64_t p;
+	uint64_t *seen = NULL, p;
 	int fd, r = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -97,7 +97,10 @@ int rc_inspect(const char *dev, struct rc_inspect *out, struct rc_err *err)
 	}
 
 	pages = malloc(2 * RCACHE_MD_PAGE_SIZE);
-	if (!pages) {
+	/* a block named by two slots (a commit cut short) counts once, as the
+	 * kernel keeps only the first of them */
+	seen = calloc((out->nr_blocks + 63) / 64 + 1, sizeof(*seen));
+	if (!pages || !seen) {
 		r = rc_errf(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -144,12 +147,25 @@ int rc_inspect(const char *dev, struct rc_inspect *out, struct rc_err *err)
 			uint32_t e;
 
 			memcpy(&e, pages + best * RCACHE_MD_PAGE_SIZE + RCACHE_MD_PAGE_HEADER + 4 * j, 4);
-			if (le32toh(e))
-				out->cached_blocks++;
+			e = le32toh(e);
+			if (!e)
+				continue;
+			if (e - 1 >= out->nr_blocks) {
+				r = rc_errf(err, EBADMSG, "%s: metadata page %" PRIu64
+					    ": entry %u names no block of the origin", dev, p, e);
+				goto out;
+			}
+			if (seen[(e - 1) / 64] & (1ULL << ((e - 1) % 64))) {
+				out->duplicate_entries++;
+				continue;
+			}
+			seen[(e - 1) / 64] |= 1ULL << ((e - 1) % 64);
+			out->cached_blocks++;
 		}
 	}
 out:
 	free(pages);
+	free(seen);
 	close(fd);
 	return r;
 }
@@ -173,12 +189,13 @@ void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, boo
 		fprintf(f, ",\"block_size\":%u,\"slots\":%" PRIu64 ",\"data_start\":%" PRIu64
 			",\"cache_bytes\":%" PRIu64 ",\"origin_blocks\":%" PRIu64
 			",\"origin_size\":%" PRIu64 ",\"metadata_pages\":%" PRIu64
-			",\"cached_blocks\":%" PRIu64 ",\"last_commit\":%" PRIu64
+			",\"cached_blocks\":%" PRIu64 ",\"duplicate_entries\":%" PRIu64
+			",\"last_commit\":%" PRIu64
 			",\"corrupt_copies\":%" PRIu64 ",\"damaged_pages\":%" PRIu64
 			",\"formatted\":\"%s\"}\n",
 			in->block_sectors * 512, in->nr_slots, in->data_start, in->cache_bytes,
 			in->nr_blocks, in->origin_size, in->md_pages, in->cached_blocks,
-			in->last_seq, in->corrupt_copies, in->damaged_pages, when);
+			in->duplicate_entries, in->last_seq, in->corrupt_copies, in->damaged_pages, when);
 		return;
 	}
 	fprintf(f, "%s: rcache cache device, format version %u\n", dev, in->version);
@@ -193,6 +210,9 @@ void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, boo
 		in->md_pages, in->last_seq);
 	fprintf(f, "  cached:         %" PRIu64 " blocks (%.1f%% of the origin)\n", in->cached_blocks,
 		in->nr_blocks ? 100.0 * in->cached_blocks / in->nr_blocks : 0);
+	if (in->duplicate_entries)
+		fprintf(f, "  duplicates:     %" PRIu64 " entries name a block another slot holds"
+			" (a commit cut short; the kernel frees them)\n", in->duplicate_entries);
 	if (in->corrupt_copies)
 		fprintf(f, "  damage:         %" PRIu64 " page copies fail their checksum, %" PRIu64
 			" pages have no good copy\n", in->corrupt_copies, in->damaged_pages);

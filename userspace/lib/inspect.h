@@ -17,7 +17,8 @@ struct rc_inspect {
 	char origin[RCACHE_SB_ORIGIN_SPACE + 1];
 	char identity[RCACHE_MAX_IDENTITY_LEN + 1];
 	/* from the metadata */
-	uint64_t cached_blocks;
+	uint64_t cached_blocks;		/* distinct blocks, as the kernel loads them */
+	uint64_t duplicate_entries;	/* entries naming a block named before */
 	uint64_t last_seq;
 	uint64_t corrupt_copies;	/* one copy of a page fails its checksum */
 	uint64_t damaged_pages;		/* both copies do */
