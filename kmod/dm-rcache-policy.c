@@ -141,8 +141,11 @@ static void slot_drop(struct rcache_policy *p, u64 s, u32 block, bool ghost)
 {
 	if (atomic_read(&p->rmap[s]) & RCACHE_RMAP_PROT)
 		p->nr_protected--;
-	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED)
+	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED) {
 		p->prefetch_wasted++;
+		if (p->nr_wasted_notes < RCACHE_WASTED_NOTES)
+			p->wasted_notes[p->nr_wasted_notes++] = block;
+	}
 	atomic_set(&p->map[block], ghost ? RCACHE_MAP_GHOST : 0);
 	atomic_set(&p->rmap[s], RCACHE_RMAP_FREEING);
 	p->nr_valid--;

@@ -257,14 +257,18 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
 		err = -EIO;	/* the fill cannot be recorded */
-	if (f->flags & RCACHE_FETCH_F_PF) {
+	if (f->pf) {
 		rc->prefetch_inflight--;
-		/* nobody waited: the first read of the block will tell */
-		unread = bio_list_empty(&f->waiters);
+		/*
+		 * Used if a read other than readahead waited for it; otherwise
+		 * (nobody, or only the readahead that asked for it) the first
+		 * read of the block will tell.
+		 */
+		unread = !f->demand;
 		if (!err && !unread)
 			atomic64_inc(&rc->prefetch_used);
 	}
-	if (f->flags & RCACHE_FETCH_F_WARM) {
+	if (f->warm) {
 		rc->warm.inflight--;
 		if (err && err != -ECANCELED)
 			rc->warm.errors++;
@@ -304,7 +308,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			rcache_retry_bio(rc, bio);
 		}
 	}
-	if (f->flags & RCACHE_FETCH_F_WARM)
+	if (f->warm)
 		mod_delayed_work(rc->wq, &rc->warm.work, 0);
 	mempool_free(f, &rcache_fetch_pool);
 	if (waiters || err == -ECANCELED)
@@ -314,7 +318,8 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		complete(&rc->drained);
 }
 
-static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
+/* *@waited: the bio waits for a block that is being prefetched. */
+static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block, bool *waited)
 {
 	struct rcache_fetch *f, *new;
 	u32 state = READ_ONCE(rc->state), slot;
@@ -348,16 +353,26 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f = rcache_fetch_lookup(rc, block);
 	if (f) {
 		bio_list_add(&f->waiters, bio);
-		/* a demand read waits on a prefetch: it goes with demand now */
-		if (!(bio->bi_opf & REQ_RAHEAD) && f->slot != RCACHE_NO_SLOT)
+		*waited = f->pf;
+		/*
+		 * A read waits on a prefetch, readahead or warm-up fill: it
+		 * goes with the demand misses now, wherever the fill is.
+		 */
+		if (!(bio->bi_opf & REQ_RAHEAD) && !f->demand) {
+			f->demand = true;
 			rcache_daemon_upgrade(f);
+		}
 		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
 		return DM_MAPIO_SUBMITTED;
 	}
-	/* readahead the page cache may do without: prefetch priority, budget */
+	/*
+	 * Readahead the page cache may do without: prefetch priority and
+	 * budget, and no slot while misses wait for one.
+	 */
 	if (bio->bi_opf & REQ_RAHEAD &&
-	    (!rc->prefetch || rc->prefetch_inflight >= rc->prefetch_budget)) {
+	    (!rc->prefetch || rc->prefetch_inflight >= rc->prefetch_budget ||
+	     !list_empty(&rc->slot_waiters))) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
 		bio_io_error(bio);
@@ -366,13 +381,17 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f = new;
 	memset(f, 0, sizeof(*f));
 	INIT_LIST_HEAD(&f->entry);
+	INIT_LIST_HEAD(&f->upgrade);
 	f->rc = rc;
 	f->block = block;
 	f->queued_at = jiffies;
 	if (bio->bi_opf & REQ_RAHEAD) {
-		f->flags = RCACHE_FETCH_F_PREFETCH | RCACHE_FETCH_F_PF;
+		f->flags = RCACHE_FETCH_F_PREFETCH;
+		f->pf = true;
 		rc->prefetch_inflight++;
 		atomic64_inc(&rc->prefetch_issued);
+	} else {
+		f->demand = true;
 	}
 	bio_list_init(&f->waiters);
 	bio_list_add(&f->waiters, bio);
@@ -392,7 +411,7 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 }
 
 /* Tells the stream detector; prefetches what it asks for. */
-static void rcache_stream_access(struct rcache *rc, u64 block)
+static void rcache_stream_access(struct rcache *rc, u64 block, bool waited)
 {
 	u64 from, to, b;
 	bool go;
@@ -400,11 +419,11 @@ static void rcache_stream_access(struct rcache *rc, u64 block)
 	if (!READ_ONCE(rc->prefetch) || !rcache_daemon_present())
 		return;
 	spin_lock(&rc->stream_lock);
-	go = rcache_streams_access(&rc->streams, block, jiffies, rc->nr_blocks, &from, &to);
+	go = rcache_streams_access(&rc->streams, block, jiffies, rc->nr_blocks, waited,
+				   &from, &to);
 	spin_unlock(&rc->stream_lock);
 	for (b = from; go && b < to; b++) {
-		enum rcache_pf r = rcache_prefetch_block(rc, b, RCACHE_FETCH_F_PREFETCH |
-							 RCACHE_FETCH_F_PF);
+		enum rcache_pf r = rcache_prefetch_block(rc, b, false);
 
 		if (r == RCACHE_PF_STOP)
 			break;
@@ -417,14 +436,49 @@ static void rcache_stream_access(struct rcache *rc, u64 block)
 	}
 }
 
-/* The first read of a prefetched block: used, and the stream moves on. */
+/*
+ * The first read of a prefetched block (a hit): it was used, and its stream
+ * moves on.  The hit path takes no lock and allocates nothing, so the
+ * stream detector and the fetches it asks for run in pf_work: the block
+ * goes into a lock-free ring (dropped when the ring is full; the stream's
+ * next access asks again).
+ */
 static noinline void rcache_prefetch_consumed(struct rcache *rc, u64 block)
 {
 	if (!(atomic_fetch_andnot(RCACHE_MAP_PREFETCHED, &rc->map[block]) &
 	      RCACHE_MAP_PREFETCHED))
 		return;
 	atomic64_inc(&rc->prefetch_used);
-	rcache_stream_access(rc, block);
+	if (READ_ONCE(rc->prefetch) && rcache_ring_push(&rc->consumed, block))
+		queue_work(system_wq, &rc->pf_work);
+}
+
+static void rcache_pf_work(struct work_struct *work)
+{
+	struct rcache *rc = container_of(work, struct rcache, pf_work);
+	u32 block;
+
+	while (rcache_ring_pop(&rc->consumed, &block))
+		rcache_stream_access(rc, block, false);
+}
+
+/* Prefetched blocks dropped unread narrow their streams' windows. */
+static void rcache_feed_wasted(struct rcache *rc)
+{
+	u32 notes[RCACHE_WASTED_NOTES];
+	unsigned int i, n;
+
+	spin_lock_irq(&rc->lock);
+	n = rc->policy.nr_wasted_notes;
+	memcpy(notes, rc->policy.wasted_notes, n * sizeof(*notes));
+	rc->policy.nr_wasted_notes = 0;
+	spin_unlock_irq(&rc->lock);
+	if (!n)
+		return;
+	spin_lock(&rc->stream_lock);
+	for (i = 0; i < n; i++)
+		rcache_streams_wasted(&rc->streams, notes[i]);
+	spin_unlock(&rc->stream_lock);
 }
 
 /* The read path, for new bios and for bios coming back to be retried. */
@@ -432,6 +486,8 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 {
 	u64 block = rcache_bio_block(rc, bio);
 	struct rcache_bio *pb = rcache_pb(bio);
+	unsigned int sectors = bio_sectors(bio);
+	bool waited = false;
 	u32 w;
 	int r;
 
@@ -442,35 +498,35 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 		w = rcache_hit_get(rc, bio, block);
 		if (likely(w)) {
 			this_cpu_inc(rc->stats->read_hits);
-			this_cpu_add(rc->stats->hit_sectors, bio_sectors(bio));
+			this_cpu_add(rc->stats->hit_sectors, sectors);
 			rcache_policy_hit(&rc->policy, w & RCACHE_MAP_SLOT_MASK);
 			rcache_remap(rc, bio, w & RCACHE_MAP_SLOT_MASK);
 			if (unlikely(w & RCACHE_MAP_PREFETCHED))
 				rcache_prefetch_consumed(rc, block);
 			return DM_MAPIO_REMAPPED;
 		}
-		r = rcache_map_miss(rc, bio, block);
+		r = rcache_map_miss(rc, bio, block, &waited);
 	} while (r == DM_MAPIO_REQUEUE);
+	/* the bio may be done already: only what was read before is used */
 	this_cpu_inc(rc->stats->read_misses);
-	this_cpu_add(rc->stats->miss_sectors, bio_sectors(bio));
+	this_cpu_add(rc->stats->miss_sectors, sectors);
 	/*
 	 * Readahead misses count too: the page cache reading ahead of a
 	 * buffered reader is the surest sign of a sequential stream, and its
 	 * small window alone would fetch one block at a time.
 	 */
-	rcache_stream_access(rc, block);
+	rcache_stream_access(rc, block, waited);
 	return r;
 }
 
 /*
- * Queues a fill of @block nobody waits for yet: a prefetch (@flags has
- * RCACHE_FETCH_F_PF, within the prefetch budget) or a warm-up fill
- * (RCACHE_FETCH_F_WARM, within the same budget of its own).
+ * Queues a fill of @block nobody waits for yet: a prefetch (within the
+ * prefetch budget) or, @warm, a warm-up fill (within the same budget of its
+ * own).  Neither takes a free slot while misses wait for one.
  */
-enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
+enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, bool warm)
 {
-	bool warm = flags & RCACHE_FETCH_F_WARM;
-	struct rcache_fetch *f;
+	struct rcache_fetch *f, *busy;
 	u32 slot;
 
 	if (block >= rc->nr_blocks)
@@ -486,12 +542,19 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_STOP;
 	}
-	if ((atomic_read(&rc->map[block]) & RCACHE_MAP_VALID) || rcache_fetch_lookup(rc, block)) {
+	busy = rcache_fetch_lookup(rc, block);
+	if (busy && warm && !busy->warm) {
+		/* the warm-up waits for that fill, and fails if it fails */
+		busy->warm = true;
+		rc->warm.inflight++;
+	}
+	if (busy || (atomic_read(&rc->map[block]) & RCACHE_MAP_VALID)) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_SKIP;
 	}
-	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget) {
+	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ||
+	    !list_empty(&rc->slot_waiters)) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_BLOCKED;
@@ -505,10 +568,13 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 	}
 	memset(f, 0, sizeof(*f));
 	INIT_LIST_HEAD(&f->entry);
+	INIT_LIST_HEAD(&f->upgrade);
 	f->rc = rc;
 	f->block = block;
 	f->slot = slot;
-	f->flags = flags | RCACHE_FETCH_F_PREFETCH;
+	f->flags = RCACHE_FETCH_F_PREFETCH;
+	f->warm = warm;
+	f->pf = !warm;
 	f->queued_at = jiffies;
 	bio_list_init(&f->waiters);
 	hash_add(rc->fetches, &f->hash, block);
@@ -593,21 +659,28 @@ static int rcache_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *er
 /* ------------------------------------------------------------------ */
 /* Background work: evictions, commits, retries                        */
 
-/* Gives waiting fetches the slots that are free now. */
+/* Gives waiting fetches the slots that are free now: demand, then readahead. */
 static void rcache_assign_slots(struct rcache *rc)
 {
 	struct rcache_fetch *f, *tmp;
 	LIST_HEAD(ready);
+	int pass;
 
 	spin_lock_irq(&rc->lock);
-	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
-		u32 slot = rcache_policy_alloc(&rc->policy, f->block);
+	for (pass = 0; pass < 2; pass++) {
+		list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+			u32 slot;
 
-		if (slot == RCACHE_NO_SLOT)
-			break;
-		f->slot = slot;
-		list_move_tail(&f->entry, &ready);
+			if (!pass && !f->demand)
+				continue;
+			slot = rcache_policy_alloc(&rc->policy, f->block);
+			if (slot == RCACHE_NO_SLOT)
+				goto out;
+			f->slot = slot;
+			list_move_tail(&f->entry, &ready);
+		}
 	}
+out:
 	spin_unlock_irq(&rc->lock);
 	list_for_each_entry_safe(f, tmp, &ready, entry) {
 		list_del_init(&f->entry);
@@ -736,6 +809,7 @@ static void rcache_worker(struct work_struct *work)
 			break;
 	}
 	rcache_assign_slots(rc);
+	rcache_feed_wasted(rc);
 	if (READ_ONCE(rc->state) != RCACHE_STATE_READY)
 		rcache_fail_waiters(rc);
 	if (rcache_policy_too_many_ghosts(&rc->policy))
@@ -858,6 +932,8 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	bio_list_init(&rc->flush_bios);
 	bio_list_init(&rc->retry_bios);
 	INIT_WORK(&rc->worker, rcache_worker);
+	INIT_WORK(&rc->pf_work, rcache_pf_work);
+	rcache_ring_init(&rc->consumed, rc->consumed_slots, RCACHE_CONSUMED_RING);
 	INIT_DELAYED_WORK(&rc->commit_timer, rcache_commit_timer);
 	atomic_set(&rc->completing, 1);
 	init_completion(&rc->drained);
@@ -981,6 +1057,7 @@ static void rcache_dtr(struct dm_target *ti)
 	list_del(&rc->devices_entry);
 	mutex_unlock(&rcache_devices_lock);
 	rcache_warmup_stop(rc);
+	cancel_work_sync(&rc->pf_work);
 	rcache_trace_stop(rc);
 
 	/* No bio waits here any more; what is left are fills nobody awaits. */
@@ -1044,6 +1121,7 @@ static void rcache_postsuspend(struct dm_target *ti)
 	struct rcache *rc = ti->private;
 
 	cancel_delayed_work_sync(&rc->commit_timer);
+	flush_work(&rc->pf_work);	/* prefetches asked for by the last hits */
 	flush_workqueue(rc->wq);
 	rcache_md_commit(rc);
 }
@@ -1131,6 +1209,7 @@ static int rcache_invalidate(struct rcache *rc, const char *range)
 		}
 		spin_unlock_irq(&rc->lock);
 	}
+	rcache_feed_wasted(rc);
 	return 0;
 }
 
