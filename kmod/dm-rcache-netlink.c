@@ -43,6 +43,7 @@ struct rcache_daemon {
 	struct list_head pqueue;	/* QUEUED prefetches: sent after demand */
 	struct list_head sent;		/* SENT fetches */
 	struct list_head orphans;	/* SENT for a removed device, unanswered */
+	struct list_head upgrades;	/* SENT prefetches a reader now waits for */
 	unsigned int nr_sent;
 	atomic64_t stale_replies;
 
@@ -105,6 +106,7 @@ static void rcache_detach_locked(struct rcache_daemon *d,
 	if (f->state == RCACHE_FETCH_SENT)
 		d->nr_sent--;
 	list_del_init(&f->entry);
+	list_del_init(&f->upgrade);
 	atomic_inc(&f->rc->completing);
 }
 
@@ -146,8 +148,20 @@ too_big:
 	return -EMSGSIZE;
 }
 
+static void rcache_fetch_describe(struct rcache_fetch *f, struct rcache_fetch_msg *m)
+{
+	m->dev_id = f->rc->dev_id;
+	m->req_id = f->req_id;
+	m->block = f->block;
+	rcache_fill_origin_range(f->rc, f->block, &m->origin_offset, &m->length);
+	m->cache_offset = rcache_cache_offset(f->rc, f->slot);
+	m->flags = f->flags;
+}
+
 /*
- * Moves the oldest queued fetch to the sent list and describes it in @m.
+ * Takes the next message for the daemon: a prefetch it holds that a reader
+ * now waits for (the same FETCH again, with RCACHE_FETCH_F_UPGRADE; no
+ * credit), else the oldest queued fetch, which moves to the sent list.
  * Returns false when there is nothing to send or no credit.
  */
 static bool rcache_take_next_locked(struct rcache_daemon *d,
@@ -157,6 +171,15 @@ static bool rcache_take_next_locked(struct rcache_daemon *d,
 	struct rcache_fetch *f;
 	int id;
 
+	if (d->present && !list_empty(&d->upgrades)) {
+		f = list_first_entry(&d->upgrades, struct rcache_fetch, upgrade);
+		list_del_init(&f->upgrade);
+		rcache_fetch_describe(f, m);
+		m->flags |= RCACHE_FETCH_F_UPGRADE;
+		*fp = f;
+		*portid = d->portid;
+		return true;
+	}
 	if (!d->present || d->nr_sent >= max(max_fetches_sent, 1U) ||
 	    (list_empty(&d->queue) && list_empty(&d->pqueue)))
 		return false;
@@ -171,13 +194,7 @@ static bool rcache_take_next_locked(struct rcache_daemon *d,
 	list_move_tail(&f->entry, &d->sent);
 	f->state = RCACHE_FETCH_SENT;
 	d->nr_sent++;
-
-	m->dev_id = f->rc->dev_id;
-	m->req_id = f->req_id;
-	m->block = f->block;
-	rcache_fill_origin_range(f->rc, f->block, &m->origin_offset, &m->length);
-	m->cache_offset = rcache_cache_offset(f->rc, f->slot);
-	m->flags = f->flags;
+	rcache_fetch_describe(f, m);
 	*fp = f;
 	*portid = d->portid;
 	return true;
@@ -207,13 +224,22 @@ static void rcache_send_work(struct work_struct *work)
 		if (!r)
 			continue;
 
-		/* Not delivered: the fetch goes back to the head of the queue. */
+		/*
+		 * Not delivered: the fetch goes back to the head of the queue
+		 * (an upgrade, to the head of the upgrades).
+		 */
 		spin_lock(&d->lock);
 		if (idr_find(&d->req_ids, m.req_id) == f &&
 		    f->state == RCACHE_FETCH_SENT) {
-			f->state = RCACHE_FETCH_QUEUED;
-			list_move(&f->entry, rcache_queue_of(d, f));
-			d->nr_sent--;
+			if (m.flags & RCACHE_FETCH_F_UPGRADE) {
+				if (list_empty(&f->upgrade))
+					list_add(&f->upgrade, &d->upgrades);
+			} else {
+				f->state = RCACHE_FETCH_QUEUED;
+				list_move(&f->entry, rcache_queue_of(d, f));
+				list_del_init(&f->upgrade);
+				d->nr_sent--;
+			}
 		}
 		spin_unlock(&d->lock);
 		if (r != -ECONNREFUSED)
@@ -242,6 +268,9 @@ static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 	lockdep_assert_held(&d->lock);
 	d->present = false;
 	d->lost_at = jiffies;
+	/* what was sent goes again, as a whole, to the next daemon */
+	list_for_each_entry_safe(f, tmp, &d->upgrades, upgrade)
+		list_del_init(&f->upgrade);
 	list_for_each_entry_safe_reverse(f, tmp, &d->sent, entry) {
 		f->state = RCACHE_FETCH_QUEUED;
 		f->flags |= RCACHE_FETCH_F_RESEND;
@@ -318,7 +347,7 @@ void rcache_daemon_cancel_queued(struct rcache *rc, bool prefetch_only, struct l
 	spin_lock(&d->lock);
 	for (q = 0; q < ARRAY_SIZE(queues); q++)
 		list_for_each_entry_safe(f, tmp, queues[q], entry)
-			if (f->rc == rc && (!prefetch_only || f->flags & RCACHE_FETCH_F_PF)) {
+			if (f->rc == rc && (!prefetch_only || f->pf)) {
 				rcache_detach_locked(d, f);
 				list_add_tail(&f->entry, out);
 			}
@@ -347,6 +376,7 @@ unsigned int rcache_daemon_orphan_device(struct rcache *rc)
 		f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
 		f->state = RCACHE_FETCH_ORPHAN;
 		f->rc = NULL;
+		list_del_init(&f->upgrade);
 		list_move_tail(&f->entry, &d->orphans);
 		d->nr_sent--;
 		hash_del(&f->hash);
@@ -384,20 +414,30 @@ unsigned int rcache_daemon_orphan_ranges(dev_t dev, struct rcache_range *ranges,
 }
 
 /*
- * A demand read now waits on a prefetch: if it was not sent yet, it goes
- * with the demand misses.  Called with the device lock held (f cannot end).
+ * A read now waits on a prefetch (or warm-up) fill: it becomes a demand
+ * fetch.  Not queued yet: it will be queued as one.  Queued: it moves to the
+ * demand queue.  Sent: the daemon is told (RCACHE_FETCH_F_UPGRADE), so that
+ * it serves the fill ahead of its prefetches.  Called with the device lock
+ * held (f cannot end).
  */
 void rcache_daemon_upgrade(struct rcache_fetch *f)
 {
 	struct rcache_daemon *d = &rcache_daemon;
+	bool kick = false;
 
 	spin_lock(&d->lock);
-	if (f->flags & RCACHE_FETCH_F_PREFETCH && f->state == RCACHE_FETCH_QUEUED &&
-	    !list_empty(&f->entry)) {
+	if (f->flags & RCACHE_FETCH_F_PREFETCH) {
 		f->flags &= ~RCACHE_FETCH_F_PREFETCH;
-		list_move_tail(&f->entry, &d->queue);
+		if (f->state == RCACHE_FETCH_QUEUED) {
+			list_move_tail(&f->entry, &d->queue);
+		} else if (f->state == RCACHE_FETCH_SENT && list_empty(&f->upgrade)) {
+			list_add_tail(&f->upgrade, &d->upgrades);
+			kick = d->present;
+		}
 	}
 	spin_unlock(&d->lock);
+	if (kick)
+		rcache_kick_send(d, 0);
 }
 
 static int rcache_netlink_notify(struct notifier_block *nb,
@@ -816,6 +856,7 @@ int rcache_netlink_init(void)
 	INIT_LIST_HEAD(&d->pqueue);
 	INIT_LIST_HEAD(&d->sent);
 	INIT_LIST_HEAD(&d->orphans);
+	INIT_LIST_HEAD(&d->upgrades);
 	atomic64_set(&d->stale_replies, 0);
 	INIT_DELAYED_WORK(&d->send_work, rcache_send_work);
 	INIT_DELAYED_WORK(&d->timeout_work, rcache_timeout_work);

@@ -36,7 +36,11 @@ static inline u32 rmap_block(u32 w)
 /* Sets @block's map word to @v; the metadata page bit stays (dm-rcache.h). */
 static void map_store(struct rcache_policy *p, u32 block, u32 v)
 {
-	atomic_set(&p->map[block], v | (atomic_read(&p->map[block]) & RCACHE_MAP_MD));
+	int old = atomic_read(&p->map[block]);
+
+	/* a cmpxchg: the hit path clears the prefetched bit with no lock */
+	while (!atomic_try_cmpxchg(&p->map[block], &old, v | (old & RCACHE_MAP_MD)))
+		;
 }
 
 /* True when slot @s holds a valid block (and which, in *@block). */
@@ -147,8 +151,11 @@ static void slot_drop(struct rcache_policy *p, u64 s, u32 block, bool ghost)
 {
 	if (atomic_read(&p->rmap[s]) & RCACHE_RMAP_PROT)
 		p->nr_protected--;
-	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED)
+	if (atomic_read(&p->map[block]) & RCACHE_MAP_PREFETCHED) {
 		p->prefetch_wasted++;
+		if (p->nr_wasted_notes < RCACHE_WASTED_NOTES)
+			p->wasted_notes[p->nr_wasted_notes++] = block;
+	}
 	map_store(p, block, ghost ? RCACHE_MAP_GHOST : 0);
 	atomic_set(&p->rmap[s], RCACHE_RMAP_FREEING);
 	p->nr_valid--;

@@ -2,18 +2,24 @@
 /*
  * dm-rcache sequential stream detector and prefetch window.  Pure logic
  * over a small table (the KUnit suite drives it); the target feeds it block
- * accesses and issues the fetches it asks for.
+ * accesses and blocks dropped unread, and issues the fetches it asks for.
  *
  * Up to RCACHE_MAX_STREAMS streams per device, so that several readers
  * (DataLoader workers reading shards) are each followed.  An access belongs
  * to a stream when it falls a little behind (reordering) or a short gap
  * ahead of where the stream expects the next block.  A stream counts as
  * sequential after RCACHE_STREAM_DETECT accesses in order, so random reads
- * never prefetch.  Its window starts at RCACHE_WINDOW_START blocks and, like
- * readahead, grows each time the reader gets into the prefetched part (four
- * times while that fits, then twice), up to the device's maximum; the next
- * window is asked for when the reader has used half of the current one, so
- * fetching stays ahead of reading.
+ * rarely prefetch.  Its window starts at RCACHE_WINDOW_START blocks and,
+ * like readahead, grows while the reader consumes what was prefetched:
+ * when it reaches the newest window, or has to wait for a block still being
+ * prefetched (the window does not cover the origin's latency), the window
+ * grows (four times while that fits, then twice, up to the device's
+ * maximum) and is topped up at once.  Otherwise the next window is asked
+ * for when the reader has used half of the current one.
+ *
+ * A prefetched block dropped before anyone read it (evicted, invalidated)
+ * halves its stream's window, down to one block, and the stream asks again
+ * for what was dropped ahead of the reader, when the reader gets near it.
  * A reader that does not catch up gets no more prefetch.
  */
 #include <linux/jiffies.h>
@@ -61,12 +67,19 @@ static struct rcache_stream *rcache_stream_find(struct rcache_streams *st, u64 b
 	return oldest;
 }
 
+static u32 rcache_window_grow(u32 window, u32 max_window)
+{
+	/* fourfold while that fits: a slow first byte ramps up in few steps */
+	return window * 4 <= max_window ? window * 4 : min(window * 2, max_window);
+}
+
 /*
- * Feeds an access to @block.  Returns true, with [*from, *to) set, when the
- * stream wants those blocks prefetched now.
+ * Feeds an access to @block; @waited: the access waits for a block that is
+ * being prefetched.  Returns true, with [*from, *to) set, when the stream
+ * wants those blocks prefetched now.
  */
 bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long now,
-			   u64 nr_blocks, u64 *from, u64 *to)
+			   u64 nr_blocks, bool waited, u64 *from, u64 *to)
 {
 	struct rcache_stream *s = rcache_stream_find(st, block, now);
 	u64 end;
@@ -75,30 +88,29 @@ bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long n
 	if (block < s->next)
 		return false;			/* reordered, or the same block again */
 	s->next = block + 1;
-	if (++s->seq < RCACHE_STREAM_DETECT)
+	if (s->seq < RCACHE_STREAM_DETECT)
+		s->seq++;
+	if (s->seq < RCACHE_STREAM_DETECT)
 		return false;
 	if (!s->detected) {
 		s->detected = true;
 		st->detected++;
 		s->window = min_t(u32, RCACHE_WINDOW_START, st->max_window);
 		s->ahead = s->next;
+	} else if (block < s->ahead && (block >= s->mark || waited) &&
+		   s->window < st->max_window) {
+		/* the reader consumes what was prefetched: widen, top up now */
+		s->window = rcache_window_grow(s->window, st->max_window);
 	} else if (s->ahead > s->next + s->window / 2) {
 		/* not yet half way through the prefetched part: nothing to ask */
 		return false;
-	} else if (s->ahead > block && s->window < st->max_window) {
-		/*
-		 * The reader reached what was prefetched for it: widen the window,
-		 * fourfold while that stays within the maximum (an origin with a
-		 * long time to first byte is slow to ramp up by doubling alone)
-		 */
-		s->window = s->window * 4 <= st->max_window ? s->window * 4 :
-			    min(s->window * 2, st->max_window);
 	}
 	end = min(s->next + s->window, nr_blocks);
 	if (end <= max(s->ahead, s->next))
 		return false;
 	*from = max(s->ahead, s->next);
 	*to = end;
+	s->mark = *from;
 	s->ahead = end;
 	return true;
 }
@@ -119,6 +131,30 @@ void rcache_streams_unissued(struct rcache_streams *st, u64 to, u64 issued)
 			s->ahead = max(issued, s->next);
 			return;
 		}
+	}
+}
+
+/*
+ * Prefetched @block was dropped before anyone read it: the window of the
+ * stream that asked for it (ahead of its reader, or skipped by it within
+ * a window) was too wide for the cache or the reader.  Halve it; what was
+ * dropped ahead of the reader is asked for again when the reader nears it.
+ */
+void rcache_streams_wasted(struct rcache_streams *st, u64 block)
+{
+	unsigned int i;
+
+	for (i = 0; i < RCACHE_MAX_STREAMS; i++) {
+		struct rcache_stream *s = &st->s[i];
+
+		/* a stream's prefetches lie within a maximum window of its reader */
+		if (!s->used || !s->detected || block + st->max_window < s->next ||
+		    block >= s->next + st->max_window)
+			continue;
+		s->window = max(s->window / 2, 1U);
+		if (block >= s->next)
+			s->ahead = min(s->ahead, block);
+		return;
 	}
 }
 

@@ -253,14 +253,18 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
 		err = -EIO;	/* the fill cannot be recorded */
-	if (f->flags & RCACHE_FETCH_F_PF) {
+	if (f->pf) {
 		rc->prefetch_inflight--;
-		/* nobody waited: the first read of the block will tell */
-		unread = bio_list_empty(&f->waiters);
+		/*
+		 * Used if a read other than readahead waited for it; otherwise
+		 * (nobody, or only the readahead that asked for it) the first
+		 * read of the block will tell.
+		 */
+		unread = !f->demand;
 		if (!err && !unread)
 			atomic64_inc(&rc->prefetch_used);
 	}
-	if (f->flags & RCACHE_FETCH_F_WARM) {
+	if (f->warm) {
 		rc->warm.inflight--;
 		if (err && err != -ECANCELED)
 			rc->warm.errors++;
@@ -300,7 +304,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			rcache_retry_bio(rc, bio);
 		}
 	}
-	if (f->flags & RCACHE_FETCH_F_WARM && !READ_ONCE(rc->suspended))
+	if (f->warm && !READ_ONCE(rc->suspended))
 		mod_delayed_work(rc->wq, &rc->warm.work, 0);
 	mempool_free(f, &rcache_fetch_pool);
 	if (waiters || err == -ECANCELED)
@@ -317,7 +321,8 @@ void rcache_fetch_free(struct rcache_fetch *f)
 	mempool_free(f, &rcache_fetch_pool);
 }
 
-static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
+/* *@waited: the bio waits for a block that is being prefetched. */
+static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block, bool *waited)
 {
 	struct rcache_fetch *f, *new;
 	u32 state = READ_ONCE(rc->state), slot;
@@ -358,16 +363,26 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f = rcache_fetch_lookup(rc, block);
 	if (f) {
 		bio_list_add(&f->waiters, bio);
-		/* a demand read waits on a prefetch: it goes with demand now */
-		if (!(bio->bi_opf & REQ_RAHEAD) && f->slot != RCACHE_NO_SLOT)
+		*waited = f->pf;
+		/*
+		 * A read waits on a prefetch, readahead or warm-up fill: it
+		 * goes with the demand misses now, wherever the fill is.
+		 */
+		if (!(bio->bi_opf & REQ_RAHEAD) && !f->demand) {
+			f->demand = true;
 			rcache_daemon_upgrade(f);
+		}
 		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
 		return DM_MAPIO_SUBMITTED;
 	}
-	/* readahead the page cache may do without: prefetch priority, budget */
+	/*
+	 * Readahead the page cache may do without: prefetch priority and
+	 * budget, and no slot while misses wait for one.
+	 */
 	if (bio->bi_opf & REQ_RAHEAD &&
-	    (!rc->prefetch || rc->prefetch_inflight >= rc->prefetch_budget)) {
+	    (!rc->prefetch || rc->prefetch_inflight >= rc->prefetch_budget ||
+	     !list_empty(&rc->slot_waiters))) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(new, &rcache_fetch_pool);
 		bio_io_error(bio);
@@ -376,13 +391,17 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 	f = new;
 	memset(f, 0, sizeof(*f));
 	INIT_LIST_HEAD(&f->entry);
+	INIT_LIST_HEAD(&f->upgrade);
 	f->rc = rc;
 	f->block = block;
 	f->queued_at = jiffies;
 	if (bio->bi_opf & REQ_RAHEAD) {
-		f->flags = RCACHE_FETCH_F_PREFETCH | RCACHE_FETCH_F_PF;
+		f->flags = RCACHE_FETCH_F_PREFETCH;
+		f->pf = true;
 		rc->prefetch_inflight++;
 		atomic64_inc(&rc->prefetch_issued);
+	} else {
+		f->demand = true;
 	}
 	bio_list_init(&f->waiters);
 	bio_list_add(&f->waiters, bio);
@@ -402,7 +421,7 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block)
 }
 
 /* Tells the stream detector; prefetches what it asks for. */
-static void rcache_stream_access(struct rcache *rc, u64 block)
+static void rcache_stream_access(struct rcache *rc, u64 block, bool waited)
 {
 	u64 from, to, b;
 	bool go;
@@ -410,11 +429,11 @@ static void rcache_stream_access(struct rcache *rc, u64 block)
 	if (!READ_ONCE(rc->prefetch) || !rcache_daemon_present())
 		return;
 	spin_lock(&rc->stream_lock);
-	go = rcache_streams_access(&rc->streams, block, jiffies, rc->nr_blocks, &from, &to);
+	go = rcache_streams_access(&rc->streams, block, jiffies, rc->nr_blocks, waited,
+				   &from, &to);
 	spin_unlock(&rc->stream_lock);
 	for (b = from; go && b < to; b++) {
-		enum rcache_pf r = rcache_prefetch_block(rc, b, RCACHE_FETCH_F_PREFETCH |
-							 RCACHE_FETCH_F_PF);
+		enum rcache_pf r = rcache_prefetch_block(rc, b, false);
 
 		if (r == RCACHE_PF_STOP)
 			break;
@@ -427,14 +446,49 @@ static void rcache_stream_access(struct rcache *rc, u64 block)
 	}
 }
 
-/* The first read of a prefetched block: used, and the stream moves on. */
+/*
+ * The first read of a prefetched block (a hit): it was used, and its stream
+ * moves on.  The hit path takes no lock and allocates nothing, so the
+ * stream detector and the fetches it asks for run in pf_work: the block
+ * goes into a lock-free ring (dropped when the ring is full; the stream's
+ * next access asks again).
+ */
 static noinline void rcache_prefetch_consumed(struct rcache *rc, u64 block)
 {
 	if (!(atomic_fetch_andnot(RCACHE_MAP_PREFETCHED, &rc->map[block]) &
 	      RCACHE_MAP_PREFETCHED))
 		return;
 	atomic64_inc(&rc->prefetch_used);
-	rcache_stream_access(rc, block);
+	if (READ_ONCE(rc->prefetch) && rcache_ring_push(&rc->consumed, block))
+		queue_work(system_wq, &rc->pf_work);
+}
+
+static void rcache_pf_work(struct work_struct *work)
+{
+	struct rcache *rc = container_of(work, struct rcache, pf_work);
+	u32 block;
+
+	while (rcache_ring_pop(&rc->consumed, &block))
+		rcache_stream_access(rc, block, false);
+}
+
+/* Prefetched blocks dropped unread narrow their streams' windows. */
+static void rcache_feed_wasted(struct rcache *rc)
+{
+	u32 notes[RCACHE_WASTED_NOTES];
+	unsigned int i, n;
+
+	spin_lock_irq(&rc->lock);
+	n = rc->policy.nr_wasted_notes;
+	memcpy(notes, rc->policy.wasted_notes, n * sizeof(*notes));
+	rc->policy.nr_wasted_notes = 0;
+	spin_unlock_irq(&rc->lock);
+	if (!n)
+		return;
+	spin_lock(&rc->stream_lock);
+	for (i = 0; i < n; i++)
+		rcache_streams_wasted(&rc->streams, notes[i]);
+	spin_unlock(&rc->stream_lock);
 }
 
 /* The read path, for new bios and for bios coming back to be retried. */
@@ -444,6 +498,7 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 	struct rcache_bio *pb = rcache_pb(bio);
 	/* a parked bio may be completed by another CPU before we count it */
 	unsigned int sectors = bio_sectors(bio);
+	bool waited = false;
 	u32 w;
 	int r;
 
@@ -461,8 +516,9 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 				rcache_prefetch_consumed(rc, block);
 			return DM_MAPIO_REMAPPED;
 		}
-		r = rcache_map_miss(rc, bio, block);
+		r = rcache_map_miss(rc, bio, block, &waited);
 	} while (r == DM_MAPIO_REQUEUE);
+	/* the bio may be done already: only what was read before is used */
 	this_cpu_inc(rc->stats->read_misses);
 	this_cpu_add(rc->stats->miss_sectors, sectors);
 	/*
@@ -470,19 +526,18 @@ static int rcache_map_read(struct rcache *rc, struct bio *bio)
 	 * buffered reader is the surest sign of a sequential stream, and its
 	 * small window alone would fetch one block at a time.
 	 */
-	rcache_stream_access(rc, block);
+	rcache_stream_access(rc, block, waited);
 	return r;
 }
 
 /*
- * Queues a fill of @block nobody waits for yet: a prefetch (@flags has
- * RCACHE_FETCH_F_PF, within the prefetch budget) or a warm-up fill
- * (RCACHE_FETCH_F_WARM, within the same budget of its own).
+ * Queues a fill of @block nobody waits for yet: a prefetch (within the
+ * prefetch budget) or, @warm, a warm-up fill (within the same budget of its
+ * own).  Neither takes a free slot while misses wait for one.
  */
-enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
+enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, bool warm)
 {
-	bool warm = flags & RCACHE_FETCH_F_WARM;
-	struct rcache_fetch *f;
+	struct rcache_fetch *f, *busy;
 	u32 slot;
 
 	if (block >= rc->nr_blocks)
@@ -504,12 +559,19 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_BLOCKED;
 	}
-	if ((atomic_read(&rc->map[block]) & RCACHE_MAP_VALID) || rcache_fetch_lookup(rc, block)) {
+	busy = rcache_fetch_lookup(rc, block);
+	if (busy && warm && !busy->warm) {
+		/* the warm-up waits for that fill, and fails if it fails */
+		busy->warm = true;
+		rc->warm.inflight++;
+	}
+	if (busy || (atomic_read(&rc->map[block]) & RCACHE_MAP_VALID)) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_SKIP;
 	}
-	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget) {
+	if ((warm ? rc->warm.inflight : rc->prefetch_inflight) >= rc->prefetch_budget ||
+	    !list_empty(&rc->slot_waiters)) {
 		spin_unlock_irq(&rc->lock);
 		mempool_free(f, &rcache_fetch_pool);
 		return RCACHE_PF_BLOCKED;
@@ -523,10 +585,13 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags)
 	}
 	memset(f, 0, sizeof(*f));
 	INIT_LIST_HEAD(&f->entry);
+	INIT_LIST_HEAD(&f->upgrade);
 	f->rc = rc;
 	f->block = block;
 	f->slot = slot;
-	f->flags = flags | RCACHE_FETCH_F_PREFETCH;
+	f->flags = RCACHE_FETCH_F_PREFETCH;
+	f->warm = warm;
+	f->pf = !warm;
 	f->queued_at = jiffies;
 	bio_list_init(&f->waiters);
 	hash_add(rc->fetches, &f->hash, block);
@@ -611,21 +676,28 @@ static int rcache_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *er
 /* ------------------------------------------------------------------ */
 /* Background work: evictions, commits, retries                        */
 
-/* Gives waiting fetches the slots that are free now. */
+/* Gives waiting fetches the slots that are free now: demand, then readahead. */
 static void rcache_assign_slots(struct rcache *rc)
 {
 	struct rcache_fetch *f, *tmp;
 	LIST_HEAD(ready);
+	int pass;
 
 	spin_lock_irq(&rc->lock);
-	list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
-		u32 slot = rcache_policy_alloc(&rc->policy, f->block);
+	for (pass = 0; pass < 2; pass++) {
+		list_for_each_entry_safe(f, tmp, &rc->slot_waiters, entry) {
+			u32 slot;
 
-		if (slot == RCACHE_NO_SLOT)
-			break;
-		f->slot = slot;
-		list_move_tail(&f->entry, &ready);
+			if (!pass && !f->demand)
+				continue;
+			slot = rcache_policy_alloc(&rc->policy, f->block);
+			if (slot == RCACHE_NO_SLOT)
+				goto out;
+			f->slot = slot;
+			list_move_tail(&f->entry, &ready);
+		}
 	}
+out:
 	spin_unlock_irq(&rc->lock);
 	list_for_each_entry_safe(f, tmp, &ready, entry) {
 		list_del_init(&f->entry);
@@ -754,6 +826,7 @@ static void rcache_worker(struct work_struct *work)
 			break;
 	}
 	rcache_assign_slots(rc);
+	rcache_feed_wasted(rc);
 	if (READ_ONCE(rc->state) != RCACHE_STATE_READY)
 		rcache_fail_waiters(rc);
 	if (rcache_policy_too_many_ghosts(&rc->policy))
@@ -1007,6 +1080,8 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	bio_list_init(&rc->flush_bios);
 	bio_list_init(&rc->retry_bios);
 	INIT_WORK(&rc->worker, rcache_worker);
+	INIT_WORK(&rc->pf_work, rcache_pf_work);
+	rcache_ring_init(&rc->consumed, rc->consumed_slots, RCACHE_CONSUMED_RING);
 	INIT_DELAYED_WORK(&rc->commit_timer, rcache_commit_timer);
 	init_waitqueue_head(&rc->idle);
 	atomic_set(&rc->completing, 1);
@@ -1175,6 +1250,7 @@ static void rcache_dtr(struct dm_target *ti)
 	mutex_unlock(&rcache_devices_lock);
 	WRITE_ONCE(rc->suspended, true);	/* no more prefetches */
 	rcache_warmup_stop(rc);
+	cancel_work_sync(&rc->pf_work);
 	rcache_trace_stop(rc);
 
 	/*
@@ -1273,6 +1349,7 @@ static void rcache_postsuspend(struct dm_target *ti)
 
 	cancel_delayed_work_sync(&rc->commit_timer);
 	cancel_delayed_work_sync(&rc->warm.work);
+	flush_work(&rc->pf_work);	/* prefetches asked for by the last hits */
 	rcache_cancel_fills(rc, true, BLK_STS_IOERR);
 	if (rcache_daemon_present() && rcache_has_successor(rc) && !rcache_wait_fills(rc))
 		DMWARN("%s: suspended with %llu fills unanswered by the daemon",
@@ -1458,6 +1535,7 @@ static int rcache_invalidate(struct rcache *rc, const char *range)
 		}
 		spin_unlock_irq(&rc->lock);
 	}
+	rcache_feed_wasted(rc);
 	return 0;
 }
 

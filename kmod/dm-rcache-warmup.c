@@ -9,9 +9,9 @@
  * next daemon, so a warm-up resumes by itself.
  *
  * A trace records the order in which blocks are first read, cheaply: a bit
- * per origin block (first access only) and a fixed ring of block numbers
- * the CLI drains ("trace read"); entries that find the ring full are
- * counted as lost, never waited for.
+ * per origin block (first access only) and a fixed lock-free ring of block
+ * numbers (dm-rcache-ring.c) the CLI drains ("trace read"); entries that
+ * find the ring full are counted as lost, never waited for.
  */
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -120,7 +120,7 @@ void rcache_warmup_work(struct work_struct *work)
 		if (!rcache_warmup_next(w, &block))
 			break;
 		spin_unlock_irq(&rc->lock);
-		r = rcache_prefetch_block(rc, block, RCACHE_FETCH_F_WARM);
+		r = rcache_prefetch_block(rc, block, true);
 		spin_lock_irq(&rc->lock);
 		if (r == RCACHE_PF_ISSUED && w->rate)
 			w->tokens -= block_bytes;
@@ -148,6 +148,7 @@ void rcache_warmup_work(struct work_struct *work)
 int rcache_trace_start(struct rcache *rc)
 {
 	struct rcache_trace *t;
+	u32 *slots;
 
 	if (rcu_access_pointer(rc->trace))
 		return -EBUSY;
@@ -155,13 +156,14 @@ int rcache_trace_start(struct rcache *rc)
 	if (!t)
 		return -ENOMEM;
 	t->seen = bitmap_zalloc(rc->nr_blocks, GFP_KERNEL);
-	t->ring = vzalloc(RCACHE_TRACE_RING * sizeof(*t->ring));
-	if (!t->seen || !t->ring) {
+	slots = vzalloc(RCACHE_TRACE_RING * sizeof(*slots));
+	if (!t->seen || !slots) {
 		bitmap_free(t->seen);
-		vfree(t->ring);
+		vfree(slots);
 		kfree(t);
 		return -ENOMEM;
 	}
+	rcache_ring_init(&t->ring, slots, RCACHE_TRACE_RING);
 	rcu_assign_pointer(rc->trace, t);
 	return 0;
 }
@@ -176,7 +178,7 @@ void rcache_trace_stop(struct rcache *rc)
 	rcu_assign_pointer(rc->trace, NULL);
 	synchronize_rcu();	/* no reader records into it any more */
 	bitmap_free(t->seen);
-	vfree(t->ring);
+	vfree(t->ring.slot);
 	kfree(t);
 }
 
@@ -184,26 +186,15 @@ void rcache_trace_stop(struct rcache *rc)
 void rcache_trace_block(struct rcache *rc, u64 block)
 {
 	struct rcache_trace *t;
-	s64 idx;
 
 	rcu_read_lock();
 	t = rcu_dereference(rc->trace);
-	if (!t || test_and_set_bit(block, t->seen))
-		goto out;
-	/*
-	 * Claim an entry only when there is room: the reader stops at the
-	 * first claimed entry not yet written, so none may stay empty.
-	 */
-	do {
-		idx = atomic64_read(&t->head);
-		if (idx - READ_ONCE(t->tail) >= RCACHE_TRACE_RING) {
-			atomic64_inc(&t->lost);
-			clear_bit(block, t->seen);	/* a later read records it */
-			goto out;
-		}
-	} while (atomic64_cmpxchg(&t->head, idx, idx + 1) != idx);
-	WRITE_ONCE(t->ring[idx % RCACHE_TRACE_RING], block + 1);
-out:
+	/* a plain test first: once seen, a block costs no atomic write */
+	if (t && !test_bit(block, t->seen) && !test_and_set_bit(block, t->seen) &&
+	    !rcache_ring_push(&t->ring, block)) {
+		atomic64_inc(&t->lost);
+		clear_bit(block, t->seen);	/* a later read records it */
+	}
 	rcu_read_unlock();
 }
 
@@ -216,18 +207,13 @@ int rcache_trace_read(struct rcache *rc, char *result, unsigned int maxlen)
 	struct rcache_trace *t = rcu_dereference_protected(rc->trace,
 							   lockdep_is_held(&rc->msg_lock));
 	unsigned int sz = 0;
-	u32 v;
+	u32 block;
 
 	if (!t)
 		return -ENOENT;
 	DMEMIT("%llu", (u64)atomic64_read(&t->lost));
-	while (t->tail < atomic64_read(&t->head) && sz + 24 < maxlen) {
-		v = READ_ONCE(t->ring[t->tail % RCACHE_TRACE_RING]);
-		if (!v)
-			break;		/* claimed, not written yet: next time */
-		DMEMIT(" %u", v - 1);
-		WRITE_ONCE(t->ring[t->tail % RCACHE_TRACE_RING], 0);
-		WRITE_ONCE(t->tail, t->tail + 1);
-	}
+	/* stops at an entry claimed but not written yet: next time */
+	while (sz + 24 < maxlen && rcache_ring_pop(&t->ring, &block))
+		DMEMIT(" %u", block);
 	return 1;
 }

@@ -108,6 +108,7 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 #define RCACHE_MAX_BLOCKS	(BIT_ULL(28) - 2)
 #define RCACHE_NO_SLOT		U32_MAX
 #define RCACHE_FREE_STACK	1024
+#define RCACHE_WASTED_NOTES	32
 
 /* The slot a map word names when its block is valid, else RCACHE_NO_SLOT. */
 static inline u32 rcache_map_slot(u32 w)
@@ -157,6 +158,9 @@ struct rcache_policy {
 	u64 fills_in_epoch, epoch_len;
 	u64 evictions, promotions;
 	u64 prefetch_wasted;		/* dropped before anyone read them */
+	/* recent ones, for the stream detector (the worker takes them) */
+	u32 wasted_notes[RCACHE_WASTED_NOTES];
+	unsigned int nr_wasted_notes;
 	u32 free_stack[RCACHE_FREE_STACK];
 	unsigned int free_top;
 	u64 free_cursor;
@@ -210,6 +214,7 @@ static inline void rcache_policy_hit(struct rcache_policy *p, u32 slot)
 struct rcache_stream {
 	u64 next;			/* the block the stream reads next */
 	u64 ahead;			/* prefetched up to here (exclusive) */
+	u64 mark;			/* first block of the newest window */
 	u32 window;			/* blocks */
 	u32 seq;			/* accesses in order */
 	unsigned long last;		/* jiffies of the last access */
@@ -225,9 +230,24 @@ struct rcache_streams {
 
 void rcache_streams_init(struct rcache_streams *st, u32 max_window);
 bool rcache_streams_access(struct rcache_streams *st, u64 block, unsigned long now,
-			   u64 nr_blocks, u64 *from, u64 *to);
+			   u64 nr_blocks, bool waited, u64 *from, u64 *to);
 void rcache_streams_unissued(struct rcache_streams *st, u64 to, u64 issued);
+void rcache_streams_wasted(struct rcache_streams *st, u64 block);
 void rcache_streams_set_max(struct rcache_streams *st, u32 max_window);
+
+/* ------------------------------------------------------------------ */
+/* Lock-free rings of block numbers (dm-rcache-ring.c, unit tested)    */
+
+struct rcache_ring {
+	u32 *slot;			/* value + 1; 0: not written yet */
+	u32 size;			/* a power of two */
+	atomic_long_t head;		/* next slot to claim */
+	unsigned long tail;		/* next slot to read */
+};
+
+void rcache_ring_init(struct rcache_ring *r, u32 *slots, u32 size);
+bool rcache_ring_push(struct rcache_ring *r, u32 v);
+bool rcache_ring_pop(struct rcache_ring *r, u32 *v);
 
 /* ------------------------------------------------------------------ */
 /* The device                                                          */
@@ -237,8 +257,7 @@ struct dm_io_client;
 
 #define RCACHE_DEFAULT_PREFETCH_BYTES	(32U << 20)	/* largest window */
 #define RCACHE_DEFAULT_PREFETCH_BUDGET	32		/* fetches in flight */
-#define RCACHE_FETCH_F_WARM	BIT(31)		/* kernel only: a warm-up fill */
-#define RCACHE_FETCH_F_PF	BIT(30)		/* kernel only: issued as a prefetch */
+#define RCACHE_CONSUMED_RING	256		/* prefetched blocks read, for the work */
 
 /* rcache_prefetch_block() */
 enum rcache_pf {
@@ -265,9 +284,7 @@ struct rcache_warmup {
 #define RCACHE_TRACE_RING	65536
 struct rcache_trace {
 	unsigned long *seen;		/* nr_blocks bits */
-	u32 *ring;			/* block + 1; 0: not written yet */
-	atomic64_t head;		/* next entry to write */
-	u64 tail;			/* next entry to read */
+	struct rcache_ring ring;	/* RCACHE_TRACE_RING blocks */
 	atomic64_t lost;		/* accesses the full ring dropped */
 };
 
@@ -336,6 +353,10 @@ struct rcache {
 	struct rcache_streams streams;
 	atomic64_t prefetch_issued;
 	atomic64_t prefetch_used;
+	/* first reads of prefetched blocks: the hit path hands them to pf_work */
+	struct rcache_ring consumed;
+	u32 consumed_slots[RCACHE_CONSUMED_RING];
+	struct work_struct pf_work;
 	struct rcache_warmup warm;	/* under lock */
 	struct rcache_trace __rcu *trace;	/* non-NULL while recording */
 	struct mutex msg_lock;		/* messages that allocate or free */
@@ -385,6 +406,7 @@ struct rcache {
 
 /* One outstanding fill of one block. */
 enum rcache_fetch_state {
+	RCACHE_FETCH_NEW,		/* not on the daemon's lists yet */
 	RCACHE_FETCH_QUEUED,		/* waiting for a daemon or a credit */
 	RCACHE_FETCH_SENT,		/* the daemon has it */
 	RCACHE_FETCH_ORPHAN,		/* SENT for a removed device (rc is NULL) */
@@ -392,13 +414,18 @@ enum rcache_fetch_state {
 
 struct rcache_fetch {
 	struct list_head entry;		/* daemon queue, sent list, slot_waiters */
+	struct list_head upgrade;	/* SENT, the daemon is to hear it is demand now */
 	struct hlist_node hash;		/* rc->fetches */
 	struct rcache *rc;
 	u64 block;
 	u32 slot;			/* RCACHE_NO_SLOT while waiting for one */
 	u32 req_id;			/* 0 until first sent */
-	u32 flags;			/* RCACHE_FETCH_F_* */
+	u32 flags;			/* RCACHE_FETCH_F_*, under the daemon lock once queued */
 	enum rcache_fetch_state state;
+	/* under the device lock: */
+	bool pf;			/* counts in prefetch_inflight */
+	bool warm;			/* counts in warm.inflight */
+	bool demand;			/* a read that is not readahead waits */
 	unsigned long queued_at;	/* jiffies */
 	struct bio_list waiters;
 	/* RCACHE_FETCH_ORPHAN: the bytes of the cache device it may write */
@@ -431,7 +458,7 @@ int rcache_trace_start(struct rcache *rc);
 void rcache_trace_stop(struct rcache *rc);
 int rcache_trace_read(struct rcache *rc, char *result, unsigned int maxlen);
 void rcache_trace_block(struct rcache *rc, u64 block);
-enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, u32 flags);
+enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, bool warm);
 
 /* dm-rcache-metadata.c */
 int rcache_md_open(struct rcache *rc, const struct rcache_args *args, u64 cache_bytes,

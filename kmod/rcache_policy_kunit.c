@@ -85,6 +85,9 @@ static void rcache_policy_invalidate_release(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rcache_policy_invalidate(&c->p, 5), s);
 	KUNIT_EXPECT_FALSE(test, cached(c, 5));
 	KUNIT_EXPECT_EQ(test, c->p.prefetch_wasted, 1ULL);	/* prefetched, never read */
+	/* noted for the stream detector */
+	KUNIT_EXPECT_EQ(test, c->p.nr_wasted_notes, 1U);
+	KUNIT_EXPECT_EQ(test, c->p.wasted_notes[0], 5U);
 	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&c->p, s), 0U);
 	/* FREEING is not free: not before the commit and the drain */
 	KUNIT_EXPECT_EQ(test, c->p.nr_free, 3ULL);

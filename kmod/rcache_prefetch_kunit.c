@@ -8,16 +8,21 @@
 
 #include "dm-rcache.h"
 
-/* Feeds @block; returns how many blocks the detector asked for. */
-static u64 feed(struct rcache_streams *st, u64 block, unsigned long now, u64 *from)
+/* Feeds @block (@waited: it waits for a prefetch); returns how many blocks were asked for. */
+static u64 feed_w(struct rcache_streams *st, u64 block, unsigned long now, bool waited, u64 *from)
 {
 	u64 f = 0, t = 0;
 
-	if (!rcache_streams_access(st, block, now, 1 << 20, &f, &t))
+	if (!rcache_streams_access(st, block, now, 1 << 20, waited, &f, &t))
 		return 0;
 	if (from)
 		*from = f;
 	return t - f;
+}
+
+static u64 feed(struct rcache_streams *st, u64 block, unsigned long now, u64 *from)
+{
+	return feed_w(st, block, now, false, from);
 }
 
 static void rcache_prefetch_detects_after_three(struct kunit *test)
@@ -162,6 +167,92 @@ static void rcache_prefetch_idle_and_max(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, feed(&st, 4, 1000 + 60 * HZ, NULL), 2ULL);
 }
 
+/* The next window goes out as the reader enters the newest one, not later. */
+static void rcache_prefetch_tops_up_on_entering(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 from = 0;
+
+	rcache_streams_init(&st, 32);
+	feed(&st, 0, 1000, NULL);
+	feed(&st, 1, 1000, NULL);
+	KUNIT_EXPECT_EQ(test, feed(&st, 2, 1000, &from), 4ULL);	/* 3..6 */
+	/* the first read of 3 widens to 16 and asks for 7..19 at once */
+	KUNIT_EXPECT_EQ(test, feed(&st, 3, 1000, &from), 13ULL);
+	KUNIT_EXPECT_EQ(test, from, 7ULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 16U);
+	/* inside the window, before half of it: nothing more */
+	KUNIT_EXPECT_EQ(test, feed(&st, 4, 1000, NULL), 0ULL);
+}
+
+/* A reader waiting for a block still being prefetched widens the window. */
+static void rcache_prefetch_waiting_reader_widens(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 from = 0;
+	u32 before;
+
+	rcache_streams_init(&st, 64);
+	feed(&st, 0, 1000, NULL);
+	feed(&st, 1, 1000, NULL);
+	feed(&st, 2, 1000, NULL);			/* 3..6 */
+	feed(&st, 3, 1000, NULL);			/* 16: 7..19 */
+	before = st.s[0].window;
+	/* not the newest window, and no wait: nothing */
+	KUNIT_EXPECT_EQ(test, feed(&st, 4, 1000, NULL), 0ULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, before);
+	/* the reader waits for 5: what is ahead does not hide the latency */
+	KUNIT_EXPECT_GT(test, feed_w(&st, 5, 1000, true, &from), 0ULL);
+	KUNIT_EXPECT_EQ(test, from, 20ULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 64U);
+	KUNIT_EXPECT_EQ(test, st.s[0].ahead, 6ULL + 64);
+}
+
+/*
+ * Prefetched blocks dropped unread shrink the window (down to one block),
+ * and what was dropped ahead of the reader is asked for again, nearer.
+ */
+static void rcache_prefetch_waste_shrinks(struct kunit *test)
+{
+	struct rcache_streams st;
+	u64 b, from = 0, asked;
+
+	rcache_streams_init(&st, 32);
+	for (b = 0; b < 60; b++)
+		feed(&st, b, 1000, NULL);
+	KUNIT_ASSERT_EQ(test, st.s[0].window, 32U);
+	KUNIT_ASSERT_GT(test, st.s[0].ahead, 70ULL);
+	/* block 70, ahead of the reader (next 60), was evicted unread */
+	rcache_streams_wasted(&st, 70);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 16U);
+	KUNIT_EXPECT_EQ(test, st.s[0].ahead, 70ULL);
+	/* a block of another place is no stream's */
+	rcache_streams_wasted(&st, 5000);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 16U);
+	/* more waste: down to one block, not below */
+	for (b = 0; b < 10; b++)
+		rcache_streams_wasted(&st, 60 + b % 8);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 1U);
+	/* the stream goes on with what the smaller window allows, asking again */
+	asked = feed(&st, 60, 1000, &from);
+	KUNIT_EXPECT_EQ(test, asked, 1ULL);
+	KUNIT_EXPECT_EQ(test, from, 61ULL);
+	KUNIT_EXPECT_EQ(test, st.s[0].ahead, 62ULL);
+	/* never more ahead than the window; consumed again, it grows again */
+	for (b = 61; b < 70; b++) {
+		feed(&st, b, 1000, NULL);
+		KUNIT_EXPECT_LE(test, st.s[0].ahead, st.s[0].next + st.s[0].window);
+	}
+	KUNIT_EXPECT_GE(test, st.s[0].window, 4U);
+	/* a block the reader skipped (behind it) narrows the window too */
+	rcache_streams_init(&st, 32);
+	for (b = 0; b < 60; b++)
+		feed(&st, b, 1000, NULL);
+	rcache_streams_wasted(&st, 50);
+	KUNIT_EXPECT_EQ(test, st.s[0].window, 16U);
+	KUNIT_EXPECT_GT(test, st.s[0].ahead, 70ULL);	/* nothing to ask again */
+}
+
 static struct kunit_case rcache_prefetch_cases[] = {
 	KUNIT_CASE(rcache_prefetch_detects_after_three),
 	KUNIT_CASE(rcache_prefetch_window_ramps),
@@ -171,6 +262,9 @@ static struct kunit_case rcache_prefetch_cases[] = {
 	KUNIT_CASE(rcache_prefetch_interleaved_streams),
 	KUNIT_CASE(rcache_prefetch_tolerates_reorder_and_gaps),
 	KUNIT_CASE(rcache_prefetch_idle_and_max),
+	KUNIT_CASE(rcache_prefetch_tops_up_on_entering),
+	KUNIT_CASE(rcache_prefetch_waiting_reader_widens),
+	KUNIT_CASE(rcache_prefetch_waste_shrinks),
 	{}
 };
 

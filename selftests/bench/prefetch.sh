@@ -7,7 +7,9 @@
 #   the classic exercise: ext4 image of 256 x 4 MiB files in a bucket,
 #   mounted from the device, read cold then warm;
 #   replay: 2,000 small files read in a fixed shuffled order, cold, with and
-#   without replaying the trace of an earlier run.
+#   without replaying the trace of an earlier run;
+#   trace: warm reads with and without `trace record` running, and the
+#   memory a recording takes.
 source "$RCACHE_TOP/selftests/lib.sh"
 source "$RCACHE_TOP/selftests/bench/benchlib.sh"
 source "$RCACHE_TOP/selftests/bench/s3env.sh"
@@ -54,13 +56,45 @@ stream_figures() {
 	done
 }
 
-# which parts run (all by default): "streams classic replay"
-PARTS=${BENCH_PREFETCH_PARTS:-streams classic replay}
+# which parts run (all by default): "streams classic replay trace"
+PARTS=${BENCH_PREFETCH_PARTS:-streams classic replay trace}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 # --- tmpfs file origin ---
 read_file() { read_streams /data/img $SIZE "$1" buffered; }
 part streams && stream_figures tmpfs file read_file file:///data/img $SIZE
+
+# --- trace record: what recording costs a read workload, and its memory ---
+if part trace; then
+	rcachectl remove pf >/dev/null 2>&1
+	fresh_device tr file:///data/img $C0 --block-size 64K --no-prefetch
+	rcachectl warmup tr --wait >/dev/null 2>&1
+	rand_iops() { fio_run /dev/mapper/tr 0 $SIZE rand 3; }
+	seq_mbs() { fio_run /dev/mapper/tr 0 $SIZE seq 3; }
+	# traced CMD: CMD while `trace record` runs (a fresh trace: every
+	# block's first read is recorded, the rest test its bit)
+	traced() {
+		local pid r
+		rcachectl trace record tr --out /data/bench.trace 2>/dev/null &
+		pid=$!
+		sleep 0.5
+		r=$("$1")
+		kill -INT $pid
+		wait $pid
+		echo "$r"
+	}
+	compare trace_record_warm_4k_random IOPS plain rand_iops traced "traced rand_iops"
+	compare trace_record_warm_1m_sequential MB/s plain seq_mbs traced "traced seq_mbs"
+	rcachectl trace record tr --out /data/bench.trace 2>/dev/null &
+	recpid=$!
+	sleep 1
+	ring=$(awk '/rcache_trace_start/ { n += $2 } END { print n + 0 }' /proc/vmallocinfo)
+	rss=$(awk '/^VmRSS/ { print $2 }' /proc/$recpid/status)
+	kill -INT $recpid
+	wait $recpid
+	note "trace record: 4 KiB random reads (fio, qd 32) and 1 MiB sequential reads of a warm 256 MiB device in 64 KiB blocks, with and without a recording running; kernel memory while recording: ring $ring bytes (vmallocinfo, with its guard page) + $(($(field tr total_blocks) / 8)) bytes of bitmap; rcachectl trace record RSS $rss KiB"
+	rcachectl remove tr >/dev/null 2>&1
+fi
 
 # --- S3: s3rver behind the shaping proxy ---
 if s3_up $TTFB $BW; then

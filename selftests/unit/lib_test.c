@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Unit tests of librcache's pure parts. */
 #include <endian.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/aws.h"
+#include "lib/bufpool.h"
 #include "lib/http.h"
 #include "lib/inspect.h"
 #include "lib/origin_secret.h"
@@ -263,8 +265,41 @@ static void inspect_duplicates(void)
 	unlink(path);
 }
 
+/* Fill buffers come back for the next group of their size class, up to a bound. */
+static void buffer_pool(void)
+{
+	struct rc_bufpool bp;
+	size_t cap, cap2;
+	void *a, *b, *c;
+
+	rc_bufpool_init(&bp, 8u << 20);
+	a = rc_bufpool_get(&bp, 3u << 20, 4096, &cap);
+	CHECK(a && cap == 4u << 20 && !((uintptr_t)a % 4096));
+	memset(a, 1, 3u << 20);
+	rc_bufpool_put(&bp, a, cap);
+	CHECK(bp.idle_bytes == 4u << 20);
+	/* the same class: the same buffer, no new allocation */
+	b = rc_bufpool_get(&bp, 4u << 20, 4096, &cap2);
+	CHECK(b == a && cap2 == cap && bp.reused == 1 && bp.allocated == 1);
+	CHECK(bp.idle_bytes == 0);
+	/* another class: a new one */
+	c = rc_bufpool_get(&bp, 100000, 4096, &cap2);
+	CHECK(c && c != a && cap2 == 128u << 10 && bp.allocated == 2);
+	rc_bufpool_put(&bp, c, cap2);
+	rc_bufpool_put(&bp, b, cap);
+	CHECK(bp.idle_bytes == (4u << 20) + (128u << 10));
+	/* beyond the bound, a buffer is freed rather than kept */
+	a = rc_bufpool_get(&bp, 8u << 20, 4096, &cap);
+	CHECK(a && cap == 8u << 20);
+	rc_bufpool_put(&bp, a, cap);
+	CHECK(bp.idle_bytes == (4u << 20) + (128u << 10));
+	rc_bufpool_clear(&bp);
+	CHECK(bp.idle_bytes == 0);
+}
+
 int main(void)
 {
+	RUN("lib", buffer_pool);
 	RUN("lib", url_file);
 	RUN("lib", url_bad);
 	RUN("lib", size_parse);

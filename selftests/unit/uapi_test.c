@@ -73,6 +73,9 @@ _Static_assert(RCACHE_CTR_MAX == __RCACHE_CTR_MAX - 1 && RCACHE_CTR_MAX >= 10, "
 
 /* flags, states, events */
 _Static_assert(RCACHE_FETCH_F_RESEND == 0x1, "fetch flag");
+_Static_assert(RCACHE_FETCH_F_PREFETCH == 0x2 && RCACHE_FETCH_F_UPGRADE == 0x4, "fetch flags");
+_Static_assert(!(RCACHE_FETCH_F_UPGRADE & (RCACHE_FETCH_F_RESEND | RCACHE_FETCH_F_PREFETCH)),
+	       "fetch flags are distinct bits");
 _Static_assert(RCACHE_STATE_READY == 0 && RCACHE_STATE_STALE == 1, "state");
 _Static_assert(__RCACHE_STATE_MAX >= 2, "state max");
 _Static_assert(RCACHE_EVENT_UNSPEC == 0 && RCACHE_EVENT_DEVICE_ADDED == 1 &&

@@ -27,7 +27,9 @@
  * REGISTER     d->k  become the fill daemon (one per host).  Outstanding
  *                    requests are (re)sent to the new daemon at once.
  * UNREGISTER   d->k  stop being the daemon (closing the socket does the same).
- * FETCH        k->d  unicast to the daemon: fill one block.
+ * FETCH        k->d  unicast to the daemon: fill one block (or, with
+ *                    RCACHE_FETCH_F_UPGRADE, a block it was asked to
+ *                    prefetch is now awaited).
  * FETCH_DONE   d->k  REQ_ID + ERRNO (0 on success).
  * GET_STATUS   d->k  doit (by DEV_ID or DEV) or dump: device description and
  *                    counters.
@@ -109,6 +111,12 @@ enum rcache_counter {
 /* RCACHE_ATTR_FLAGS of a FETCH */
 #define RCACHE_FETCH_F_RESEND	0x1	/* sent before, daemon restarted */
 #define RCACHE_FETCH_F_PREFETCH	0x2	/* nobody waits yet: after demand fills */
+/*
+ * Not a new request: the daemon has REQ_ID already, sent as a prefetch, and
+ * a reader waits for it now: serve it ahead of the prefetches.  No reply of
+ * its own (the one FETCH_DONE answers both).
+ */
+#define RCACHE_FETCH_F_UPGRADE	0x4
 
 /* RCACHE_ATTR_STATE: the device's mode, as dmsetup status prints it */
 enum rcache_state {

@@ -23,6 +23,7 @@
 
 #define RCD_RING_ENTRIES	256
 #define RCD_RCVBUF		(16 << 20)
+#define RCD_IDLE_BUFFERS	(64ULL << 20)	/* fill buffers kept for reuse */
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -224,10 +225,10 @@ static void fill_start(struct rcd *d, struct rcd_fill *f);
 static void pending_add(struct rcd_device *dev, struct rcd_fill *f);
 
 /* Lets go of the fill's slice of its group's buffer. */
-static void fill_drop_buffer(struct rcd_fill *f)
+static void fill_drop_buffer(struct rcd *d, struct rcd_fill *f)
 {
 	if (f->share && --f->share->refs == 0) {
-		free(f->share->p);
+		rc_bufpool_put(&d->bufs, f->share->p, f->share->cap);
 		free(f->share);
 	}
 	f->share = NULL;
@@ -252,11 +253,14 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	 */
 	r = error == -ECANCELED && !(f->dev && f->dev->removed) ? 0 :
 		rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
+	rc_debug("request %u (block %" PRIu64 "%s): done (%d) after %.1f ms", f->fx.req_id,
+		 f->fx.block, f->fx.flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "", error,
+		 (rc_now_ns() - f->start_ns) / 1e6);
 	rcd_node_fill_done(d, f->dev ? f->dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
 	if (r)
 		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
 		       f->fx.block, strerror(-r));
-	fill_drop_buffer(f);
+	fill_drop_buffer(d, f);
 	d->buffer_bytes -= f->buf_len;
 	if (f->dev)
 		device_put(d, f->dev);
@@ -322,7 +326,7 @@ void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *w
 		struct rcd_fill *f = g->fills[i];
 
 		if (split && !f->dev->removed) {
-			fill_drop_buffer(f);
+			fill_drop_buffer(d, f);
 			f->alone = true;
 			pending_add(f->dev, f);
 			continue;
@@ -351,6 +355,65 @@ static void pending_add(struct rcd_device *dev, struct rcd_fill *f)
 	f->next = *pp;
 	*pp = f;
 	dev->pending_bytes += f->fx.length;
+}
+
+/*
+ * The engine's wait list (fills beyond max_fills or max_buffer) is served
+ * like the devices' pending lists: demand first, then prefetches, each in
+ * order.
+ */
+static void wait_add(struct rcd *d, struct rcd_fill *f)
+{
+	struct rcd_fill **pp = &d->wait_head;
+
+	if (f->fx.flags & RCACHE_FETCH_F_PREFETCH)
+		pp = d->wait_tail ? &d->wait_tail->next : &d->wait_head;
+	else
+		while (*pp && !((*pp)->fx.flags & RCACHE_FETCH_F_PREFETCH))
+			pp = &(*pp)->next;
+	f->next = *pp;
+	*pp = f;
+	if (!f->next)
+		d->wait_tail = f;
+}
+
+/*
+ * The kernel tells us that a reader now waits for a fill we hold as a
+ * prefetch: if it still waits (for room, or for an origin read), it moves
+ * ahead of the prefetches.  Once its read started there is nothing to do.
+ */
+static void on_upgrade(struct rcd *d, const struct rc_nl_fetch *fx)
+{
+	struct rcd_fill **pp, *f, *prev = NULL;
+	struct rcd_device *dev;
+
+	for (pp = &d->wait_head; (f = *pp); prev = f, pp = &f->next) {
+		if (f->fx.req_id != fx->req_id)
+			continue;
+		*pp = f->next;
+		if (d->wait_tail == f)
+			d->wait_tail = prev;
+		f->fx.flags &= ~RCACHE_FETCH_F_PREFETCH;
+		wait_add(d, f);
+		rc_debug("request %u (block %" PRIu64 "): awaited now, ahead of the prefetches",
+			 fx->req_id, fx->block);
+		return;
+	}
+	for (dev = d->devices; dev; dev = dev->next) {
+		for (pp = &dev->pending; (f = *pp); pp = &f->next) {
+			if (f->fx.req_id != fx->req_id)
+				continue;
+			*pp = f->next;
+			dev->pending_bytes -= f->fx.length;
+			f->fx.flags &= ~RCACHE_FETCH_F_PREFETCH;
+			pending_add(dev, f);
+			rc_debug("request %u (block %" PRIu64 "): awaited now, ahead of the prefetches",
+				 fx->req_id, fx->block);
+			return;
+		}
+	}
+	rc_debug("request %u (block %" PRIu64 "): awaited now, its read is under way",
+		 fx->req_id, fx->block);
 }
 
 static void fill_start(struct rcd *d, struct rcd_fill *f)
@@ -430,8 +493,10 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 	g->off = lo;
 	g->len = hi - lo;
 	g->share = calloc(1, sizeof(*g->share));
-	if (!g->share || posix_memalign((void **)&g->share->p, RCD_ALIGN,
-					(g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN)) {
+	if (g->share)
+		g->share->p = rc_bufpool_get(&d->bufs, (g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN,
+					     RCD_ALIGN, &g->share->cap);
+	if (!g->share || !g->share->p) {
 		free(g->share);
 		g->share = NULL;
 		rcd_group_done(d, g, -ENOMEM, "buffer allocation");
@@ -490,10 +555,15 @@ static void write_complete(struct rcd *d, struct rcd_iou *op, int res)
 
 static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 {
-	struct rcd_fill *f = calloc(1, sizeof(*f));
+	struct rcd_fill *f;
 	struct rc_err err;
 	int r;
 
+	if (fx->flags & RCACHE_FETCH_F_UPGRADE) {
+		on_upgrade(d, fx);
+		return;
+	}
+	f = calloc(1, sizeof(*f));
 	if (!f) {
 		rc_genl_fetch_done(&d->fill, fx->req_id, -ENOMEM);
 		return;
@@ -518,15 +588,17 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 		return;
 	}
 	f->buf_len = ((size_t)fx->length + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN;
-	if (d->wait_head || d->nr_fills >= d->cfg.max_fills ||
+	/* a prefetch waits behind the fills waiting already; a demand fill does not */
+	if ((d->wait_head && (fx->flags & RCACHE_FETCH_F_PREFETCH)) ||
+	    d->nr_fills >= d->cfg.max_fills ||
 	    d->buffer_bytes + f->buf_len > d->cfg.max_buffer_bytes) {
-		if (d->wait_tail)
-			d->wait_tail->next = f;
-		else
-			d->wait_head = f;
-		d->wait_tail = f;
+		rc_debug("request %u (block %" PRIu64 "%s): waits for room", fx->req_id, fx->block,
+			 fx->flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "");
+		wait_add(d, f);
 		return;
 	}
+	rc_debug("request %u (block %" PRIu64 "%s): started", fx->req_id, fx->block,
+		 fx->flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "");
 	fill_start(d, f);
 }
 
@@ -728,6 +800,7 @@ static void cleanup(struct rcd *d)
 		close(d->sig_w.fd);
 	if (d->ring_w.fd >= 0)
 		close(d->ring_w.fd);
+	rc_bufpool_clear(&d->bufs);
 	rc_cred_refresher_stop(d->refresher);
 	rc_aws_clear(&d->aws);
 	rc_ini_free(&d->conf);
@@ -744,6 +817,8 @@ int rcd_run(const struct rcd_config *cfg)
 		return 1;
 	d->cfg = *cfg;
 	d->epfd = d->sig_w.fd = d->ring_w.fd = -1;
+	rc_bufpool_init(&d->bufs, cfg->max_buffer_bytes < RCD_IDLE_BUFFERS ?
+			cfg->max_buffer_bytes : RCD_IDLE_BUFFERS);
 	if (cfg->config_file) {
 		r = rc_ini_load(&d->conf, cfg->config_file, &err);
 		if (r && r != -ENOENT) {

@@ -93,6 +93,14 @@ static void file_group_read(struct rcd *d, struct rcd_group *g)
 	g->iou.done = file_group_complete;
 	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, g->share->p + g->done, want,
 			   g->off + g->done);
+	/*
+	 * A buffered read of cached data (tmpfs, a warm NFS page cache) is a
+	 * copy that would run inline in the event loop's io_uring_enter(), one
+	 * group after the other: an io-wq worker does it instead, so that
+	 * groups are copied on several CPUs at once.
+	 */
+	if (!direct)
+		sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, &g->iou);
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "aws.h"
+#include "bufpool.h"
 #include "credrefresh.h"
 #include "daemon.h"
 #include "error.h"
@@ -89,6 +90,7 @@ struct rcd_device {
 /* A buffer several coalesced fills write their slices from. */
 struct rcd_shared_buf {
 	uint8_t *p;
+	size_t cap;			/* bytes, from the buffer pool */
 	unsigned int refs;
 };
 
@@ -136,6 +138,7 @@ struct rcd {
 	struct rcd_fill *wait_head, *wait_tail;
 	unsigned int nr_fills;
 	uint64_t buffer_bytes;
+	struct rc_bufpool bufs;		/* group buffers, used again */
 	bool stopping;
 	struct rcd_watch *dead_watches;	/* events of this round may still name them */
 	void *http;			/* origin_http.c state */
