@@ -410,7 +410,8 @@ static void http_retry_policy(void)
 	CHECK(rc_http_curl_retryable(CURLE_RECV_ERROR) && rc_http_curl_retryable(CURLE_GOT_NOTHING) &&
 	      rc_http_curl_retryable(CURLE_PARTIAL_FILE) &&
 	      rc_http_curl_retryable(CURLE_OPERATION_TIMEDOUT) &&
-	      rc_http_curl_retryable(CURLE_COULDNT_CONNECT));
+	      rc_http_curl_retryable(CURLE_COULDNT_CONNECT) &&
+	      rc_http_curl_retryable(CURLE_UNSUPPORTED_PROTOCOL));	/* "HTTP/0.9" */
 	CHECK(!rc_http_curl_retryable(CURLE_PEER_FAILED_VERIFICATION) &&
 	      !rc_http_curl_retryable(CURLE_SSL_CACERT_BADFILE));
 }

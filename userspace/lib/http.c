@@ -154,9 +154,11 @@ bool rc_http_status_retryable(long status)
 
 bool rc_http_curl_retryable(int code)
 {
+	/*
+	 * (Not CURLE_UNSUPPORTED_PROTOCOL: it also means "HTTP/0.9", the junk a
+	 * server left after a body on a reused connection.)
+	 */
 	switch (code) {
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:

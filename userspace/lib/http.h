@@ -68,8 +68,8 @@ uint64_t rc_http_backoff_ms(unsigned int base_ms, unsigned int max_ms, unsigned 
 bool rc_http_status_retryable(long status);
 /*
  * Worth another attempt after libcurl error @code (a CURLcode): resets,
- * timeouts, short bodies are; a certificate that is not trusted, a bad CA
- * file or URL are not.
+ * timeouts, short bodies, junk on a reused connection are; a certificate
+ * that is not trusted or a bad CA file are not.
  */
 bool rc_http_curl_retryable(int code);
 
