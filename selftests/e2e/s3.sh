@@ -81,14 +81,15 @@ stat() {
 
 # max_overlap MARK: the most GETs the proxy served at once, from the lines of
 # its request log after line MARK.  Each GET's [t, t_done] (request read,
-# last write begun) lies within the client's view of it.
+# last write begun) lies within the client's view of it, unless the client
+# gave up on it (those end in an error, and are left out).
 max_overlap() {
 	tail -n +$(($1 + 1)) "$LOGS/proxy.log" | python3 -c '
 import json, sys
 ev = []
 for line in sys.stdin:
     r = json.loads(line)
-    if r["method"] == "GET" and "t_done" in r:
+    if r["method"] == "GET" and "t_done" in r and not r.get("error"):
         ev += [(r["t"], 1), (r["t_done"], -1)]
 n = peak = 0
 for _, d in sorted(ev):
@@ -149,6 +150,10 @@ test_sha_cold_warm_concurrent() {
 }
 
 test_coalescing_and_parallelism() {
+	# no GET is given up for a slow one here (a loaded host can take seconds
+	# per GET): the log then holds only GETs the daemon had in flight
+	local stall="http_stall_timeout = 120"
+	cfg_default "$stall"
 	start_daemon
 	# demand misses only: the GETs counted are the reads' own
 	rcachectl create s2 --origin s3://bkt/obj --cache $C0 --block-size 256K --no-prefetch
@@ -162,7 +167,7 @@ test_coalescing_and_parallelism() {
 	# the upper limit: coalesce = 1M, below coalesce_min (2M), binds
 	rcachectl remove s2
 	stop_daemon
-	cfg_default "coalesce = 1M"
+	cfg_default "$stall" "coalesce = 1M"
 	start_daemon
 	wipe $C0
 	rcachectl create s2 --origin s3://bkt/obj --cache $C0 --block-size 256K --no-prefetch
@@ -198,7 +203,7 @@ test_coalescing_and_parallelism() {
 	rcachectl remove s2
 	# http_parallel bounds the GETs in flight
 	stop_daemon
-	cfg_default "http_parallel = 4"
+	cfg_default "$stall" "http_parallel = 4"
 	start_daemon
 	wipe $C0
 	rcachectl create s2 --origin s3://bkt/obj --cache $C0 --block-size 64K
@@ -647,9 +652,47 @@ test_web_identity() {
 	echo "STS credentials issued: $calls; tokens seen: $(stat "sorted(set(t['token'] for t in s['sts']['tokens']))")"
 	assert_ge "$calls" 3 "STS refreshes (12 s credentials over 30 s)"
 	assert_eq "$(stat "'web-identity-token-2' in [t['token'] for t in s['sts']['tokens'] if t['ok']]")" True "token file re-read"
-	assert_eq "$(stat "s['sigv4']['rejected'].get('ExpiredToken', 0)")" 0 "requests made with expired credentials"
+	# (a request signed in time may still arrive late on a loaded host)
+	echo "ExpiredToken answers: $(stat "s['sigv4']['rejected'].get('ExpiredToken', 0)"), to requests signed after the expiry: $(stat "s['sigv4']['signed_expired']")"
+	assert_eq "$(stat "s['sigv4']['signed_expired']")" 0 "requests signed with expired credentials"
 	rcachectl remove s7
 	unset AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN AWS_ENDPOINT_URL_STS
+}
+
+# sts_loop_readers SECONDS S3 FIRST: new-block (miss) reads for SECONDS: of
+# f9 from block FIRST every 0.1 s, timed, and of s9 from block 0 every 0.2 s
+# when S3 is 1; prints the worst file miss (ms), the S3 reads, the file
+# reads, the mean file miss (ms)
+sts_loop_readers() {
+	python3 - "$@" <<'PY'
+import mmap, os, sys, threading, time
+secs, s3, first = float(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3])
+t_end = time.monotonic() + secs
+worst, total, reads = [0.0], [0.0], {"s3": 0, "file": 0}
+
+def reader(dev, key, pause, timed, b):
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 65536)
+    while time.monotonic() < t_end:
+        t = time.monotonic()
+        os.preadv(fd, [buf], b * 65536)       # a new block: a miss each time
+        if timed:
+            worst[0] = max(worst[0], time.monotonic() - t)
+            total[0] += time.monotonic() - t
+        reads[key] += 1
+        b += 1
+        time.sleep(pause)
+
+ts = [threading.Thread(target=reader, args=("/dev/mapper/f9", "file", 0.1, True, first))]
+if s3:  # S3 reads keep requests (and refreshes) coming
+    ts.append(threading.Thread(target=reader, args=("/dev/mapper/s9", "s3", 0.2, False, 0)))
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("%d %d %d %d" % (worst[0] * 1000, reads["s3"], reads["file"],
+                       total[0] * 1000 / max(reads["file"], 1)))
+PY
 }
 
 test_sts_refresh_off_the_loop() {
@@ -660,45 +703,27 @@ test_sts_refresh_off_the_loop() {
 	start_daemon
 	rcachectl create s9 --origin s3://bkt/obj --cache $C0 --block-size 64K --no-prefetch
 	rcachectl create f9 --origin file:///data/obj --cache $C1 --block-size 64K --no-prefetch
+	# how long file-device misses take on this host, with no STS call about
+	# (blocks 0-59 at most; the run below reads from block 100, 320 in all)
+	local base
+	base=$(sts_loop_readers 6 0 0) || die "a read failed"
+	set -- $base
+	echo "file-device misses alone: worst $1 ms, mean $4 ms ($3 reads)"
+	local worst0=$1 mean0=$4
 	# STS now takes 2.5 s to answer; credentials live 12 s, refreshed 3 s
 	# before they expire: a refresh made in the event loop would hold up
 	# every fill, of the file device too, for 2.5 s
 	proxy_config '{"sts_delay_ms": 2500}'
 	local issued0 out
 	issued0=$(stat "s['sts']['issued']")
-	out=$(python3 - <<'PY'
-import mmap, os, threading, time
-t_end = time.monotonic() + 20
-worst, reads = [0.0], {"s3": 0, "file": 0}
-
-def reader(dev, key, pause, timed):
-    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
-    buf = mmap.mmap(-1, 65536)
-    b = 0
-    while time.monotonic() < t_end:
-        t = time.monotonic()
-        os.preadv(fd, [buf], b * 65536)       # a new block: a miss each time
-        if timed:
-            worst[0] = max(worst[0], time.monotonic() - t)
-        reads[key] += 1
-        b += 1
-        time.sleep(pause)
-
-# S3 reads keep requests (and refreshes) coming; file misses are timed
-ts = [threading.Thread(target=reader, args=("/dev/mapper/s9", "s3", 0.2, False)),
-      threading.Thread(target=reader, args=("/dev/mapper/f9", "file", 0.1, True))]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-print("%d %d %d" % (worst[0] * 1000, reads["s3"], reads["file"]))
-PY
-) || die "a read failed during the refresh"
+	out=$(sts_loop_readers 20 1 100) || die "a read failed during the refresh"
 	set -- $out
 	echo "worst file-device miss while STS answered slowly: $1 ms ($2 S3 reads, $3 file reads)"
 	assert_ge "$(($(stat "s['sts']['issued']") - issued0))" 1 "STS refreshes during the run"
-	assert_le "$1" 1500 "ms for a file-device miss while an STS call is in flight"
-	assert_ge "$2" 30 "S3 reads in 20 s (one every 0.2 s, none held up by STS)"
+	# held up by an STS call, a miss would take 2.4 s more than without
+	assert_le "$1" $((worst0 + 1500)) "ms for a file-device miss while an STS call is in flight (alone: $worst0 ms)"
+	# one S3 read every 0.2 s plus its miss time, at least half of them
+	assert_ge "$2" $((20000 / (200 + mean0 * 2) / 2)) "S3 reads in 20 s (none held up by STS)"
 	proxy_config '{"sts_delay_ms": 0}'
 	rcachectl remove s9
 	rcachectl remove f9

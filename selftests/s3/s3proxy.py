@@ -128,7 +128,8 @@ class State:
             self.stats = {"requests": 0, "by_method": collections.Counter(), "gets": 0,
                           "body_bytes": 0, "by_status": collections.Counter(),
                           "faults": collections.Counter(), "precondition_failed": 0,
-                          "sigv4": {"checked": 0, "ok": 0, "rejected": collections.Counter()},
+                          "sigv4": {"checked": 0, "ok": 0, "rejected": collections.Counter(),
+                                    "signed_expired": 0},
                           "sts": {"calls": 0, "issued": 0, "denied": 0, "tokens": []},
                           "connections": 0}
             self.recent = collections.deque(maxlen=1000)
@@ -670,6 +671,9 @@ class Handler(BaseHTTPRequestHandler):
             return 403, "InvalidAccessKeyId", \
                 "The AWS Access Key Id you provided does not exist in our records.", {"AWSAccessKeyId": akid}
         if key.get("expires") and time.time() > key["expires"]:
+            if t.timestamp() > key["expires"]:  # not only late: signed with expired keys
+                with st.lock:
+                    st.stats["sigv4"]["signed_expired"] += 1
             return 400, "ExpiredToken", "The provided token has expired.", None
         if key.get("token") != token and (key.get("token") or token):
             why = "missing" if token is None else "does not match the access key"

@@ -611,6 +611,9 @@ def t_sts(e):
     time.sleep(3.2)
     r = e.raw("GET", P, e.signed("GET", P, {}, ak=ak, sk=sk, token=tok))
     assert r.status == 400 and r.code() == "ExpiredToken", r
+    time.sleep(1.1)  # X-Amz-Date counts whole seconds: now surely past the expiry
+    r = e.raw("GET", P, e.signed("GET", P, {}, ak=ak, sk=sk, token=tok))
+    assert r.code() == "ExpiredToken" and e.ctl("GET", "stats")["sigv4"]["signed_expired"] >= 1, r
     st = e.ctl("GET", "stats")["sts"]
     assert st["calls"] == 4 and st["issued"] == 2 and st["denied"] == 2, st
     assert [t["token"] for t in st["tokens"]][-4:] == ["web-token-A", "web-token-B", "web-token-B", "web-token-A"]
