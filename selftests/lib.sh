@@ -202,6 +202,38 @@ sha_dev() {
 	head -c "$2" "$1" | sha256sum | cut -d' ' -f1
 }
 
+# sha_readers DEV BYTES N: N threads read DEV at once, O_DIRECT, each from
+# the start to BYTES; prints each one's sha256 (or what went wrong)
+sha_readers() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, mmap, os, sys, threading
+dev, size, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = ["no result"] * n
+
+def reader(i):
+    try:
+        fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+        buf, h, off = mmap.mmap(-1, 1 << 20), hashlib.sha256(), 0
+        while off < size:
+            got = os.preadv(fd, [buf], off)
+            if got <= 0:
+                break
+            h.update(buf[:min(got, size - off)])
+            off += got
+        os.close(fd)
+        out[i] = h.hexdigest() if off >= size else "short read at %d" % off
+    except OSError as e:
+        out[i] = "error: %s" % e
+
+ts = [threading.Thread(target=reader, args=(i,)) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("\n".join(out))
+PY
+}
+
 # poke DEV OFFSET: flips the bits of one byte on DEV, with O_DIRECT (the
 # kernel writes cache metadata past the page cache, so buffered I/O here
 # could write back stale data)

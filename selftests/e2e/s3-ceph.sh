@@ -48,9 +48,27 @@ test_radosgw_sha() {
 	misses=$(field r1 read_misses)
 	drop_caches
 	assert_eq "$(sha_dev /dev/mapper/r1 $SIZE)" "$SHA" "warm sha256"
-	assert_eq "$(field r1 read_misses)" "$misses" "misses in the warm pass"
+	assert_eq "$(sha_readers /dev/mapper/r1 $SIZE 16 | sort | uniq -c | awk '{print $1, $2}')" \
+		"16 $SHA" "warm sha256 of 16 concurrent readers"
+	assert_eq "$(field r1 read_misses)" "$misses" "misses in the warm passes"
 	assert_eq "$(field r1 fetch_errors)" 0 "fetch errors"
 	rcachectl remove r1
+}
+
+# A key that needs encoding ('/', space, '+', '=', '%', non-ASCII), signed as
+# radosgw checks it
+test_radosgw_encoded_key() {
+	local enc='dir/sub%20dir/a%20b%2Bc%3Dd%25%C3%A9%E4%B8%AD.img'
+	put "$enc" /data/obj || die "upload of the encoded key failed"
+	"$S3DIR/ceph.sh" s3 -s "$S3_ENDPOINT/$S3_BUCKET?list-type=2" | grep -q '<Key>dir/sub dir/a b+c=d%é中.img</Key>' ||
+		die "radosgw does not hold the key as meant"
+	start_daemon
+	rcachectl create r6 --origin "s3://$S3_BUCKET/dir/sub%20dir/a%20b+c=d%25%C3%A9%E4%B8%AD.img" --cache $C0 \
+		--block-size 1M
+	rangecheck /dev/mapper/r6 /data/obj 8 10 900000 4 direct
+	assert_eq "$(sha_dev /dev/mapper/r6 $SIZE)" "$SHA" "sha256 of the object with an encoded key"
+	assert_eq "$(field r6 fetch_errors)" 0 "fetch errors"
+	rcachectl remove r6
 }
 
 test_radosgw_wrong_secret() {
@@ -147,7 +165,9 @@ test_cephfs_file_origin() {
 	misses=$(field r5 read_misses)
 	drop_caches
 	assert_eq "$(sha_dev /dev/mapper/r5 $SIZE)" "$SHA" "warm sha256 from CephFS"
-	assert_eq "$(field r5 read_misses)" "$misses" "misses in the warm pass"
+	assert_eq "$(sha_readers /dev/mapper/r5 $SIZE 16 | sort | uniq -c | awk '{print $1, $2}')" \
+		"16 $SHA" "warm sha256 of 16 concurrent readers"
+	assert_eq "$(field r5 read_misses)" "$misses" "misses in the warm passes"
 	rcachectl remove r5
 	"$S3DIR/ceph.sh" umount-cephfs /mnt/cephfs
 }
@@ -155,6 +175,7 @@ test_cephfs_file_origin() {
 TESTS=(
 	radosgw_sha_cold_warm_concurrent test_radosgw_sha
 	radosgw_wrong_secret test_radosgw_wrong_secret
+	radosgw_encoded_key test_radosgw_encoded_key
 	radosgw_object_replaced_412 test_radosgw_object_replaced
 	radosgw_presigned_url test_presigned_url
 	cephfs_file_origin test_cephfs_file_origin

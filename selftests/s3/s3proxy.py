@@ -29,6 +29,7 @@ import socket
 import socketserver
 import string
 import struct
+import ssl
 import sys
 import tempfile
 import threading
@@ -62,6 +63,7 @@ DEFAULTS = {
     "max_skew_s": 900,
     "sts_delay_ms": 0,         # STS answers wait this long (a slow identity provider)
     "region": "",              # with verify_sigv4: the only region accepted ("" = any)
+    "strip_headers": [],       # response headers to drop, e.g. ["ETag"] (a server without ETags)
 }
 HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te",
        "trailer", "transfer-encoding", "upgrade"}
@@ -126,7 +128,8 @@ class State:
             self.stats = {"requests": 0, "by_method": collections.Counter(), "gets": 0,
                           "body_bytes": 0, "by_status": collections.Counter(),
                           "faults": collections.Counter(), "precondition_failed": 0,
-                          "sigv4": {"checked": 0, "ok": 0, "rejected": collections.Counter()},
+                          "sigv4": {"checked": 0, "ok": 0, "rejected": collections.Counter(),
+                                    "signed_expired": 0},
                           "sts": {"calls": 0, "issued": 0, "denied": 0, "tokens": []},
                           "connections": 0}
             self.recent = collections.deque(maxlen=1000)
@@ -141,6 +144,9 @@ class State:
         rate = float(new.get("fail_rate", self.cfg["fail_rate"]))
         if not 0.0 <= rate <= 1.0:
             raise ValueError("fail_rate must be within 0..1")
+        sh = new.get("strip_headers", self.cfg["strip_headers"])
+        if not isinstance(sh, list) or not all(isinstance(h, str) for h in sh):
+            raise ValueError("strip_headers must be a list of header names")
         fr = new.get("fail_range", self.cfg["fail_range"])
         if fr is not None and (not isinstance(fr, list) or len(fr) != 2):
             raise ValueError("fail_range must be null or [first, last]")
@@ -237,6 +243,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- connection life -------------------------------------------------
     def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):  # --tls-cert: the handshake, off the accept loop
+            self.request.settimeout(self.timeout)
+            self.request.do_handshake()
         super().setup()
         self.st = self.server.state
         self.up = None
@@ -283,12 +292,13 @@ class Handler(BaseHTTPRequestHandler):
             self.counted = True
             with self.st.lock:
                 self.st.stats["connections"] += 1
-        self.rec = {"t": round(time.time(), 3), "method": self.command, "path": self.rpath,
+        self.rec = {"t": round(time.time(), 6), "method": self.command, "path": self.rpath,
                     "query": self.query, "range": self.headers.get("Range"),
                     "if_match": self.headers.get("If-Match"), "status": 0, "bytes": 0, "fault": None,
                     "token": "x-amz-security-token" in self.headers or
                              "X-Amz-Security-Token" in self.query,
-                    "akid": self.access_key_id(), "conn": self.conn_id}
+                    "akid": self.access_key_id(), "conn": self.conn_id,
+                    "signed": "Authorization" in self.headers or "X-Amz-Signature" in self.query}
         self.st.begin(self.rec)
         try:
             self.serve()
@@ -319,7 +329,15 @@ class Handler(BaseHTTPRequestHandler):
             head.append("Connection: close")
         body = body if self.command != "HEAD" else b""
         self.st.count(self.rec, status=status, nbytes=len(body))
+        self.done()
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+    def done(self):
+        """Notes the time just before the last write of a response: the
+        client cannot have its answer earlier, so [t, t_done] lies within
+        the client's view of the request (concurrency counts stay exact)."""
+        if hasattr(self, "rec"):
+            self.rec["t_done"] = round(time.time(), 6)
 
     def wait_ttfb(self):
         ttfb = self.st.cfg["ttfb_ms"] / 1000.0
@@ -402,10 +420,15 @@ class Handler(BaseHTTPRequestHandler):
             status, code = ERROR_FAULTS[fault]
             msg = "Please reduce your request rate." if fault == "slowdown" else "injected by s3proxy"
             return self.reply(status, s3_error(code, msg, self.rpath))
-        if fault == "reset" and (cfg["reset_mode"] == "before" or
+        if fault == "reset" and (self.command == "HEAD" or cfg["reset_mode"] == "before" or
                                  (cfg["reset_mode"] == "random" and st.rand("random") < 0.5)):
             st.count(self.rec, fault="reset")
             self.rec["fault_detail"] = "before"
+            return self.rst()
+        if fault == "stall" and self.command == "HEAD":  # no body: the headers never come
+            st.count(self.rec, fault="stall")
+            self.rec["fault_detail"] = "before headers"
+            st.stop.wait(cfg["stall_ms"] / 1000.0)
             return self.rst()
 
         if st.upstream is None:
@@ -486,7 +509,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(412, s3_error("PreconditionFailed",
                                                 "At least one of the pre-conditions you specified did not hold",
                                                 self.rpath, {"Condition": "If-Match"}))
-        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP]
+        strip = HOP | {h.lower() for h in cfg["strip_headers"]}
+        headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in strip]
         clen = resp.getheader("Content-Length")
         clen = int(clen) if clen is not None and clen.isdigit() else None
         has_body = self.command != "HEAD" and resp.status not in (204, 304) and resp.status >= 200
@@ -527,6 +551,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
         if not has_body:
             resp.read()
+            self.done()
             return
         sent = self.send_body(resp, clen if cut is None else cut, chunked_out, cfg)
         if cut is not None:
@@ -555,7 +580,7 @@ class Handler(BaseHTTPRequestHandler):
             return f"bytes {a + 1}-{b + 1}/{total}"
         if a > 0:
             return f"bytes {a - 1}-{b - 1}/{total}"
-        return f"bytes {a}-{b}/{int(total) + 1 if total != '*' else '*'}"
+        return f"bytes {a}-{b - 1}/{total}" if b > a else f"bytes {a}-{b + 1}/{total}"
 
     def send_body(self, resp, limit, chunked_out, cfg):
         """Relay up to limit bytes (None: all) of the upstream body."""
@@ -575,6 +600,7 @@ class Handler(BaseHTTPRequestHandler):
                 if delay > 0 and self.st.stop.wait(delay):
                     raise ConnectionAbortedError("shutting down")
             self.st.count(self.rec, nbytes=len(d))
+            self.done()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(d), d) if chunked_out else d)
             sent += len(d)
         if chunked_out:
@@ -645,6 +671,9 @@ class Handler(BaseHTTPRequestHandler):
             return 403, "InvalidAccessKeyId", \
                 "The AWS Access Key Id you provided does not exist in our records.", {"AWSAccessKeyId": akid}
         if key.get("expires") and time.time() > key["expires"]:
+            if t.timestamp() > key["expires"]:  # not only late: signed with expired keys
+                with st.lock:
+                    st.stats["sigv4"]["signed_expired"] += 1
             return 400, "ExpiredToken", "The provided token has expired.", None
         if key.get("token") != token and (key.get("token") or token):
             why = "missing" if token is None else "does not match the access key"
@@ -771,7 +800,9 @@ class Handler(BaseHTTPRequestHandler):
             st.reset_stats()
             return self.ctl_reply(200, {"ok": True})
         if ep == "keys" and self.command == "GET":
-            with st.lock:
+            with st.lock:  # ?secrets=1: in full (tests look for them where they must not be)
+                if q.get("secrets") == "1":
+                    return self.ctl_reply(200, dict(st.keys))
                 return self.ctl_reply(200, {k: {"token": bool(v.get("token")), "expires": v.get("expires")}
                                             for k, v in st.keys.items()})
         if ep == "keys" and self.command == "POST":
@@ -843,6 +874,11 @@ class Server(socketserver.ThreadingMixIn, HTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], OSError):  # a failed TLS handshake, a client gone
+            return
+        super().handle_error(request, client_address)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -857,6 +893,8 @@ def main():
                     "(keys from the STS stub or POST /__proxy/keys)")
     ap.add_argument("--allow-anonymous", action="store_true", help="with --verify-keys: pass unsigned requests")
     ap.add_argument("--region", default="", help="with --verify-keys: the only region accepted")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM; the upstream stays HTTP)")
+    ap.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
     ap.add_argument("--sts-token-file", help="the web identity token the STS stub accepts (re-read each call)")
     ap.add_argument("--sts-duration", type=int, default=900, help="lifetime of STS credentials, s")
     ap.add_argument("--ttfb-ms", type=int, default=0)
@@ -889,6 +927,10 @@ def main():
         __import__("botocore.auth")  # fail now, not at the first request
     Handler.timeout = args.idle_timeout
     srv = Server((args.bind, args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     srv.state = st
     srv.up_timeout = args.upstream_timeout
     port = srv.server_address[1]
@@ -896,7 +938,8 @@ def main():
         with open(args.port_file + ".tmp", "w") as f:
             f.write(f"{port}\n")
         os.rename(args.port_file + ".tmp", args.port_file)
-    print(f"s3proxy listening on http://{args.bind}:{port} upstream {args.upstream}", flush=True)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"s3proxy listening on {scheme}://{args.bind}:{port} upstream {args.upstream}", flush=True)
 
     def on_signal(signum, frame):
         st.stop.set()

@@ -118,7 +118,8 @@ class Env:
         base = {"fail_rate": 0.0, "fail_count": 0, "fail_kinds": ["503"], "fail_methods": ["GET"],
                 "fail_range": None, "ttfb_ms": 0, "bandwidth_bps": 0, "replace_etag_412": False,
                 "verify_sigv4": True, "reset_mode": "random", "overlong_mode": "random",
-                "stall_ms": 60000, "fail_path_prefix": ""}
+                "stall_ms": 60000, "fail_path_prefix": "", "strip_headers": [], "region": "",
+                "allow_anonymous": False}
         base.update(kw)
         return self.ctl("POST", "config", base)
 
@@ -312,6 +313,85 @@ def t_stall(e):
     assert rec["fault"] == "stall", rec
 
 
+def t_head_faults(e):
+    """HEAD requests get faults too (fail_methods): error replies, a reset
+    before the headers, and a stall with no headers at all."""
+    for kind, (status, _) in {"503": (503, 0), "slowdown": (503, 0), "500": (500, 0)}.items():
+        e.config(fail_count=1, fail_kinds=[kind], fail_methods=["HEAD"])
+        r = e.raw("HEAD", P, e.signed("HEAD", P))
+        assert r.status == status, f"{kind}: {r}"
+        assert e.raw("HEAD", P, e.signed("HEAD", P)).status == 200  # the next one passes
+    e.config(fail_count=1, fail_kinds=["reset"], fail_methods=["HEAD"], reset_mode="mid")
+    r = e.raw("HEAD", P, e.signed("HEAD", P))
+    assert r.reset or (r.eof and r.status is None), r
+    e.config(fail_count=1, fail_kinds=["stall"], fail_methods=["HEAD"], stall_ms=1500)
+    r = e.raw("HEAD", P, e.signed("HEAD", P), timeout=1.0)
+    assert r.timeout and r.status is None, r
+    time.sleep(1)
+    # GETs are not faulted when only HEAD is listed
+    e.config(fail_rate=1.0, fail_kinds=["503"], fail_methods=["HEAD"])
+    assert e.get(P, "bytes=0-9").status == 206
+    f = e.ctl("GET", "stats")["faults"]
+    assert f.get("reset", 0) >= 1 and f.get("stall", 0) >= 1, f
+
+
+def t_strip_headers(e):
+    e.config(strip_headers=["ETag"])
+    for r in (e.raw("HEAD", P, e.signed("HEAD", P)), e.get(P, "bytes=0-9")):
+        assert r.status in (200, 206) and "etag" not in r.headers, r
+        assert "last-modified" in r.headers, r.headers
+    e.config(strip_headers=["etag", "Last-Modified"])
+    r = e.get(P, "bytes=0-9")
+    assert r.body == OBJ[:10] and "etag" not in r.headers and "last-modified" not in r.headers, r
+    e.config()
+    assert "etag" in e.get(P, "bytes=0-9").headers
+
+
+def t_region_anonymous(e):
+    e.config(region="eu-west-3")
+    r = e.get(P, "bytes=0-9")  # signed for us-east-1
+    assert r.status == 400 and r.code() == "AuthorizationHeaderMalformed", r
+    assert b"eu-west-3" in r.body, r.body
+    h = e.signed("GET", P, {"Range": "bytes=0-9"}, region="eu-west-3")
+    assert e.raw("GET", P, h).status == 206
+    e.config(allow_anonymous=True)
+    r = e.raw("GET", P, {"Range": "bytes=0-9"})
+    assert r.status == 206 and r.body == OBJ[:10], r
+    rec = e.ctl("GET", "stats")["recent"][-1]
+    assert rec["signed"] is False and rec["akid"] is None, rec
+    assert e.get(P, "bytes=0-9").status == 206  # signed requests are still checked
+    assert e.raw("GET", P, e.signed("GET", P, sk="wrong")).code() == "SignatureDoesNotMatch"
+    e.config()
+    assert e.raw("GET", P, {}).code() == "AccessDenied"
+
+
+def t_tls(e):
+    """--tls-cert: HTTPS with a self-signed certificate, trusted by --cacert only."""
+    cert, key = os.path.join(e.tmp, "cert.pem"), os.path.join(e.tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    port = free_port()
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "s3proxy.py"), "--upstream",
+                          f"http://127.0.0.1:{e.s3port}", "--port", str(port), "--quiet",
+                          "--tls-cert", cert, "--tls-key", key], stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith(f"s3proxy listening on https://127.0.0.1:{port}"), line
+        url = f"https://127.0.0.1:{port}{P}"
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert,
+                              "-r", "0-9", url], capture_output=True, text=True)
+        assert out.stdout == "206", out
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-r", "0-9", url])
+        assert out.returncode == 60, f"curl without the CA: exit {out.returncode}"  # peer certificate
+        out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", cert,
+                              f"https://127.0.0.1:{port}/__proxy/health"], capture_output=True, text=True)
+        assert out.stdout == "200", out
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(10)
+
+
 def t_rate(e):
     e.config(fail_rate=0.3, fail_kinds=["503", "slowdown"], seed=7)
     e.ctl("POST", "reset")
@@ -394,6 +474,7 @@ def t_stats_log(e):
     rec = st["recent"]
     assert len(rec) == 4, rec
     assert rec[0]["range"] == "bytes=0-99" and rec[0]["bytes"] == 100 and rec[0]["akid"] == "AKTEST"
+    assert rec[0]["signed"] is True and rec[0]["t"] <= rec[0]["t_done"] <= time.time(), rec[0]
     assert rec[1]["if_match"] == '"x"' and rec[1]["status"] == 412
     assert rec[2]["token"] is True and rec[2]["akid"] == "AKTOKEN" and rec[2]["method"] == "HEAD"
     assert rec[3]["fault"] == "slowdown"
@@ -453,6 +534,8 @@ def t_sigv4(e):
     # keys can be added at run time
     e.ctl("POST", "keys", {"AKNEW": {"secret": "sknew"}})
     assert g(e.signed("GET", P, ak="AKNEW", sk="sknew")).status == 200
+    assert e.ctl("GET", "keys?secrets=1")["AKNEW"]["secret"] == "sknew"
+    assert "secret" not in e.ctl("GET", "keys")["AKNEW"]
     e.ctl("POST", "keys", {"AKNEW": None})
     assert g(e.signed("GET", P, ak="AKNEW", sk="sknew")).code() == "InvalidAccessKeyId"
     st = e.ctl("GET", "stats")["sigv4"]
@@ -477,6 +560,15 @@ def t_sigv4_curl(e):
     for args, want in cases:
         out = subprocess.run(base + args + [e.url + P], capture_output=True, text=True).stdout
         assert out == want, f"curl {' '.join(args)}: {out}, wanted {want}"
+    # a key that needs encoding, as rcached sends it (every byte but A-Za-z0-9-_.~/ as %XX)
+    q = "/" + BUCKET + "/" + urllib.parse.quote("dir/sub dir/a b+c=d%\u00e9\u4e2d.img", safe="/-_.~")
+    assert e.put(q, OBJ2).status == 200
+    out = subprocess.run(["curl", "-s", "-w", "%{http_code}", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+                                     "AKTEST:" + KEYS["AKTEST"]["secret"], "-H", "x-amz-content-sha256: "
+                                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                                     "-r", "0-99", "-o", os.path.join(e.tmp, "enc"), e.url + q],
+                         capture_output=True, text=True).stdout
+    assert out == "206" and open(os.path.join(e.tmp, "enc"), "rb").read() == OBJ2[:100], f"{q}: {out}"
 
 
 def t_sts(e):
@@ -519,6 +611,9 @@ def t_sts(e):
     time.sleep(3.2)
     r = e.raw("GET", P, e.signed("GET", P, {}, ak=ak, sk=sk, token=tok))
     assert r.status == 400 and r.code() == "ExpiredToken", r
+    time.sleep(1.1)  # X-Amz-Date counts whole seconds: now surely past the expiry
+    r = e.raw("GET", P, e.signed("GET", P, {}, ak=ak, sk=sk, token=tok))
+    assert r.code() == "ExpiredToken" and e.ctl("GET", "stats")["sigv4"]["signed_expired"] >= 1, r
     st = e.ctl("GET", "stats")["sts"]
     assert st["calls"] == 4 and st["issued"] == 2 and st["denied"] == 2, st
     assert [t["token"] for t in st["tokens"]][-4:] == ["web-token-A", "web-token-B", "web-token-B", "web-token-A"]
@@ -588,6 +683,8 @@ def t_shutdown(e):
 
 TESTS = [("passthrough", t_passthrough), ("put-streaming", t_put_streaming), ("keepalive", t_keepalive), ("errors", t_errors),
          ("reset", t_reset), ("truncate", t_truncate), ("overlong", t_overlong), ("stall", t_stall),
+         ("head-faults", t_head_faults),
+         ("strip-headers", t_strip_headers), ("region-anonymous", t_region_anonymous), ("tls", t_tls),
          ("fail-rate", t_rate), ("fail-range", t_fail_range), ("ttfb-bandwidth", t_ttfb_bandwidth),
          ("if-match", t_if_match), ("stats-log", t_stats_log), ("sigv4-botocore", t_sigv4),
          ("sigv4-curl", t_sigv4_curl), ("sts", t_sts), ("threads", t_threads), ("shutdown", t_shutdown)]

@@ -115,6 +115,27 @@ static bool take_web_identity(struct rc_aws *a, const char *token_file, const ch
 	return true;
 }
 
+static const char *profile_name(const struct rc_ini *conf)
+{
+	const char *v = nonempty(getenv("AWS_PROFILE"));
+
+	if (!v && conf)
+		v = nonempty(rc_ini_get(conf, "s3", "profile"));
+	return v ? v : "default";
+}
+
+void rc_aws_ca_bundle(const struct rc_ini *conf, char *out, size_t outlen)
+{
+	struct aws_sources src = { .conf = conf };
+	struct rc_err err;
+
+	/* unreadable profile files: rc_aws_load says so where it matters */
+	load_files(&src, profile_name(conf), &err);
+	copy(out, outlen, setting(&src, "AWS_CA_BUNDLE", "ca_bundle"));
+	rc_ini_free(&src.config);
+	rc_ini_free(&src.creds);
+}
+
 int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 {
 	struct aws_sources src = { .conf = conf };
@@ -123,10 +144,7 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 	int r;
 
 	memset(a, 0, sizeof(*a));
-	v = nonempty(getenv("AWS_PROFILE"));
-	if (!v && conf)
-		v = nonempty(rc_ini_get(conf, "s3", "profile"));
-	copy(a->profile, sizeof(a->profile), v ? v : "default");
+	copy(a->profile, sizeof(a->profile), profile_name(conf));
 	r = load_files(&src, a->profile, err);
 	if (r)
 		goto out;
@@ -153,6 +171,8 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 	else
 		snprintf(a->sts_endpoint, sizeof(a->sts_endpoint), "https://sts.%s.amazonaws.com",
 			 a->region);
+
+	copy(a->ca_bundle, sizeof(a->ca_bundle), setting(&src, "AWS_CA_BUNDLE", "ca_bundle"));
 
 	v = setting(&src, NULL, "duration_seconds");
 	a->duration_s = v ? (unsigned int)strtoul(v, NULL, 10) : 0;
@@ -310,6 +330,8 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 	memset(token, 0, sizeof(token));
 
 	curl_easy_setopt(h, CURLOPT_URL, a->sts_endpoint);
+	if (a->ca_bundle[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, a->ca_bundle);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, membuf_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);

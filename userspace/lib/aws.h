@@ -40,6 +40,7 @@ struct rc_aws {
 	char role_arn[512];
 	char role_session_name[128];
 	unsigned int duration_s;
+	char ca_bundle[512];		/* CA certificates for https; "" = the system's */
 
 	enum rc_creds_source source;
 	char source_desc[160];		/* where the credentials came from */
@@ -52,6 +53,12 @@ struct rc_aws {
 
 /* Resolves settings and loads static credentials; @conf may be NULL. */
 int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err);
+/*
+ * The CA bundle that https requests trust (S3, STS and https:// origins):
+ * AWS_CA_BUNDLE, rcached.conf's [s3] ca_bundle, the profile's ca_bundle;
+ * "" when none is set (libcurl's default store).
+ */
+void rc_aws_ca_bundle(const struct rc_ini *conf, char *out, size_t outlen);
 /* Web identity: fetches credentials when missing or about to expire. */
 int rc_aws_refresh(struct rc_aws *a, bool force, struct rc_err *err);
 /* Seconds until the credentials should be refreshed (-1: never). */

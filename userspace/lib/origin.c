@@ -57,10 +57,12 @@ static int probe_file(const char *url, const struct rc_url *u,
 static int probe_http(const char *url, const struct rc_url *u, const struct rc_ini *conf,
 		      struct rc_origin_info *info, struct rc_err *err)
 {
+	struct rc_http_policy pol;
+	struct rc_http_object obj;
 	struct rc_aws aws;
-	char etag[160];
 	int r;
 
+	rc_http_policy_load(&pol, conf);
 	if (u->kind == RC_ORIGIN_S3) {
 		r = rc_aws_load(&aws, conf, err);
 		if (!r)
@@ -70,13 +72,13 @@ static int probe_http(const char *url, const struct rc_url *u, const struct rc_i
 			return rc_err_prefix(err, "origin %s", url);
 		}
 	}
-	r = rc_http_probe(url, u, u->kind == RC_ORIGIN_S3 ? &aws : NULL, &info->size, etag,
-			  sizeof(etag), err);
+	r = rc_http_probe(url, u, u->kind == RC_ORIGIN_S3 ? &aws : NULL, &pol, &obj, err);
 	if (u->kind == RC_ORIGIN_S3)
 		rc_aws_clear(&aws);
 	if (r)
 		return r;
-	rc_http_identity(info->size, etag, info->identity, sizeof(info->identity));
+	info->size = obj.size;
+	rc_http_identity(obj.size, obj.etag, obj.mtime, info->identity, sizeof(info->identity));
 	return 0;
 }
 

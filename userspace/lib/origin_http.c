@@ -7,8 +7,10 @@
  * recorded ETag, and its Content-Range and length are checked against the
  * request.  5xx, SlowDown, resets, stalls and short or over-long bodies are
  * retried with exponential backoff and full jitter, up to http_retries; then
- * those blocks (only) fail with EIO.  412, or an ETag that is not the
- * recorded one, fences the device.
+ * those blocks (only) fail with EIO.  412, or a reply of another version (an
+ * ETag or Last-Modified that is not the recorded one, or another object
+ * size), fences the device: a server that ignores If-Match cannot mix
+ * versions either.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -30,6 +32,9 @@ struct http_dev {
 	char url[RC_URL_MAX];
 	bool sign;			/* s3:// */
 	char etag[160];			/* recorded version; "" when unknown */
+	time_t mtime;			/* recorded Last-Modified, when there is no ETag */
+	uint64_t size;			/* recorded size; 0 when unknown */
+	char ca_bundle[512];
 };
 
 /* One range GET for a group of adjacent fills, retried as needed. */
@@ -223,7 +228,8 @@ static void get_start(struct rcd *d, struct http_get *g)
 	g->errbuf[0] = '\0';
 	rc_http_resp_reset(&g->resp);
 	g->h = curl_easy_init();
-	if (!g->h || rc_http_setup(g->h, hd->url, aws, g->off, g->len, hd->etag, &g->hdrs)) {
+	if (!g->h || rc_http_setup(g->h, hd->url, aws, hd->ca_bundle, g->off, g->len, hd->etag,
+					  &g->hdrs)) {
 		get_finish(d, g, -ENOMEM);
 		return;
 	}
@@ -272,7 +278,7 @@ static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms)
 static void get_retry(struct rcd *d, struct http_get *g)
 {
 	struct http_state *s = state(d);
-	uint64_t cap, delay_ms;
+	uint64_t delay_ms;
 
 	if (g->attempt >= d->cfg.http_retries) {
 		s->failed++;
@@ -283,16 +289,45 @@ static void get_retry(struct rcd *d, struct http_get *g)
 		return;
 	}
 	s->retried++;
-	/* exponential backoff with full jitter */
-	cap = (uint64_t)d->cfg.http_backoff_ms << (g->attempt < 20 ? g->attempt : 20);
-	if (cap > d->cfg.http_backoff_max_ms)
-		cap = d->cfg.http_backoff_max_ms;
-	delay_ms = cap ? rand64(s) % (cap + 1) : 0;
+	delay_ms = rc_http_backoff_ms(d->cfg.http_backoff_ms, d->cfg.http_backoff_max_ms,
+				      g->attempt, rand64(s));
 	g->attempt++;
 	rc_debug("origin %s: range %" PRIu64 "-%" PRIu64 ": %s; retry %u in %" PRIu64 " ms",
 		 g->dev->info.origin, g->off, g->off + g->len - 1, g->last_error, g->attempt,
 		 delay_ms);
 	get_schedule(d, g, delay_ms);
+}
+
+/*
+ * A successful reply that belongs to another version of the object: every
+ * reply is checked, since a server may ignore If-Match (s3rver does).
+ */
+static bool reply_of_another_version(struct http_get *g, const struct rc_http_resp *r,
+				     char *reason, size_t len)
+{
+	struct http_dev *hd = g->dev->origin;
+	uint64_t last = g->off + g->len - 1;
+	const char *origin = g->dev->info.origin;
+
+	if (hd->etag[0] && r->etag[0] && strcmp(hd->etag, r->etag)) {
+		snprintf(reason, len, "origin %s replaced: ETag \"%s\" on range %" PRIu64 "-%" PRIu64
+			 ", recorded \"%s\"", origin, r->etag, g->off, last, hd->etag);
+		return true;
+	}
+	if (hd->mtime && r->last_modified && r->last_modified != hd->mtime) {
+		snprintf(reason, len, "origin %s replaced: Last-Modified %lld on range %" PRIu64
+			 "-%" PRIu64 ", recorded %lld", origin, (long long)r->last_modified, g->off,
+			 last, (long long)hd->mtime);
+		return true;
+	}
+	/* (a 200's length is checked as the body's: framing, not version) */
+	if (hd->size && r->status == 206 && r->have_range && r->range_total != hd->size) {
+		snprintf(reason, len, "origin %s replaced: Content-Range says %" PRIu64
+			 " bytes on range %" PRIu64 "-%" PRIu64 ", recorded %" PRIu64, origin,
+			 r->range_total, g->off, last, hd->size);
+		return true;
+	}
+	return false;
 }
 
 static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
@@ -309,15 +344,19 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 		else
 			snprintf(g->last_error, sizeof(g->last_error), "%s",
 				 g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
+		if (!g->overflow && !rc_http_curl_retryable(rc)) {
+			/* an untrusted certificate stays untrusted */
+			state(d)->failed++;
+			rc_err("origin %s: %s on range %" PRIu64 "-%" PRIu64, g->dev->info.origin,
+			       g->last_error, g->off, last);
+			get_finish(d, g, -EIO);
+			return;
+		}
 		get_retry(d, g);
 		return;
 	}
 	if (r->status == 206 || r->status == 200) {
-		if (hd->etag[0] && r->etag[0] && strcmp(hd->etag, r->etag)) {
-			snprintf(reason, sizeof(reason),
-				 "origin %s replaced: ETag \"%s\" on range %" PRIu64 "-%" PRIu64
-				 ", recorded \"%s\"", g->dev->info.origin, r->etag, g->off, last,
-				 hd->etag);
+		if (reply_of_another_version(g, r, reason, sizeof(reason))) {
 			rcd_fence(d, g->dev, reason);
 			get_finish(d, g, -ESTALE);
 			return;
@@ -355,7 +394,7 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 	}
 	snprintf(g->last_error, sizeof(g->last_error), "HTTP %ld%s%s", r->status,
 		 why[0] ? " " : "", why);
-	if (r->status >= 500 || r->status == 429 || r->status == 408) {
+	if (rc_http_status_retryable(r->status)) {
 		get_retry(d, g);
 		return;
 	}
@@ -537,6 +576,9 @@ static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
 		return r;
 	}
 	rc_http_identity_etag(dev->info.identity, hd->etag, sizeof(hd->etag));
+	hd->mtime = rc_http_identity_mtime(dev->info.identity);
+	hd->size = rc_http_identity_size(dev->info.identity);
+	rc_aws_ca_bundle(&d->conf, hd->ca_bundle, sizeof(hd->ca_bundle));
 	dev->origin = hd;
 	return 0;
 }
