@@ -59,7 +59,8 @@ test_reload_keeps_cache() {
 test_flush_commits_idle_writes_nothing() {
 	wipe $C0
 	start_daemon
-	rcachectl create p2 --origin file://$ORIGIN --cache $C0 --commit-interval 0
+	# no prefetch: the blocks read later must not be cached by this pass
+	rcachectl create p2 --origin file://$ORIGIN --cache $C0 --commit-interval 0 --no-prefetch
 	local w0 w1 c0
 	dd if=/dev/mapper/p2 of=/dev/null bs=1M count=4 iflag=direct status=none
 	sleep 0.5
@@ -77,7 +78,8 @@ test_flush_commits_idle_writes_nothing() {
 	assert_eq "$(field p2 md_commits)" $((c0 + 1)) "commits after a flush with nothing changed"
 	rcachectl remove p2
 	# periodic commits: a change is written within about a second, then quiet
-	rcachectl create p2 --origin file://$ORIGIN --cache $C0 --commit-interval 300
+	rcachectl create p2 --origin file://$ORIGIN --cache $C0 --commit-interval 300 --no-prefetch
+	assert_eq "$(field p2 cached_blocks)" 4 "blocks cached before the change"
 	dd if=/dev/mapper/p2 of=/dev/null bs=1M skip=10 count=2 iflag=direct status=none
 	sleep 1.5
 	w0=$(writes $C0)
