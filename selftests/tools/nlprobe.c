@@ -147,6 +147,30 @@ static long long now_ms(void)
 }
 
 /*
+ * Registers as the fill daemon, with @fn handling each message (a FETCH may
+ * come before the ack of REGISTER).  Returns the callbacks for
+ * nl_recvmsgs(), or NULL after printing why it failed.
+ */
+static struct nl_cb *register_fake_daemon(struct rc_genl *g, nl_recvmsg_msg_cb_t fn, void *arg)
+{
+	struct rc_err err;
+	struct nl_cb *cb;
+
+	if (rc_genl_open(g, &err))
+		goto fail;
+	g->unsolicited = fn;
+	g->unsolicited_arg = arg;
+	if (rc_genl_register(g, &err))
+		goto fail;
+	cb = nl_cb_alloc(NL_CB_DEFAULT);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fn, arg);
+	return cb;
+fail:
+	fprintf(stderr, "%s\n", err.msg);
+	return NULL;
+}
+
+/*
  * Holds every FETCH until SIGUSR1 (at most @seconds after the first), then
  * fails them all: the readers of one cold block show how many requests
  * their misses caused.  Gives up (exit 3) when no FETCH comes in a minute.
@@ -156,7 +180,6 @@ static int hold_daemon(int seconds)
 	static struct held h;
 	long long start = now_ms(), deadline = 0, t;
 	struct rc_genl g;
-	struct rc_err err;
 	struct nl_cb *cb;
 	struct sigaction sa = { .sa_handler = on_sigusr1 };
 	sigset_t usr1, unblocked;
@@ -171,14 +194,9 @@ static int hold_daemon(int seconds)
 	sigdelset(&unblocked, SIGUSR1);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
-	if (rc_genl_open(&g, &err))
-		goto fail;
-	g.unsolicited = on_held;
-	g.unsolicited_arg = &h;
-	if (rc_genl_register(&g, &err))
-		goto fail;
-	cb = nl_cb_alloc(NL_CB_DEFAULT);
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_held, &h);
+	cb = register_fake_daemon(&g, on_held, &h);
+	if (!cb)
+		return 2;
 	p.fd = rc_genl_fd(&g);
 	p.events = POLLIN;
 	for (;;) {
@@ -204,28 +222,18 @@ static int hold_daemon(int seconds)
 	nl_cb_put(cb);
 	rc_genl_close(&g);
 	return 0;
-fail:
-	fprintf(stderr, "%s\n", err.msg);
-	return 2;
 }
 
 static int fake_daemon(const char *mode, int n)
 {
 	struct rc_genl g;
-	struct rc_err err;
 	struct nl_cb *cb;
 	struct rc_nl_fetch fx = { 0 };
 	int i;
 
-	if (rc_genl_open(&g, &err))
-		goto fail;
-	/* a FETCH may come before the ack of REGISTER */
-	g.unsolicited = on_msg;
-	g.unsolicited_arg = &fx;
-	if (rc_genl_register(&g, &err))
-		goto fail;
-	cb = nl_cb_alloc(NL_CB_DEFAULT);
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_msg, &fx);
+	cb = register_fake_daemon(&g, on_msg, &fx);
+	if (!cb)
+		return 2;
 	for (i = 0; i < n; i++) {
 		while (!(fx.flags & 0x80000000u))
 			if (nl_recvmsgs(g.sk, cb) < 0)
@@ -242,9 +250,6 @@ static int fake_daemon(const char *mode, int n)
 	nl_cb_put(cb);
 	rc_genl_close(&g);
 	return 0;
-fail:
-	fprintf(stderr, "%s\n", err.msg);
-	return 2;
 }
 
 int main(int argc, char **argv)
