@@ -17,7 +17,7 @@
 #define IS_POW2(x) ((x) > 0 && ((x) & ((x) - 1)) == 0)
 
 /* the generic netlink family */
-_Static_assert(RCACHE_GENL_VERSION == 1, "family version");
+_Static_assert(RCACHE_GENL_VERSION == 2, "family version");
 _Static_assert(sizeof(RCACHE_GENL_NAME) <= 16, "family name fits GENL_NAMSIZ");
 _Static_assert(sizeof(RCACHE_GENL_MCGRP_EVENTS) <= 16, "group name fits GENL_NAMSIZ");
 

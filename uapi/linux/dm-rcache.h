@@ -18,7 +18,7 @@
 
 /* Generic netlink family */
 #define RCACHE_GENL_NAME	"rcache"
-#define RCACHE_GENL_VERSION	1
+#define RCACHE_GENL_VERSION	2	/* 2: FETCH_DONE names its device and block */
 #define RCACHE_GENL_MCGRP_EVENTS "events"
 
 /*
@@ -30,12 +30,16 @@
  * FETCH        k->d  unicast to the daemon: fill one block (or, with
  *                    RCACHE_FETCH_F_UPGRADE, a block it was asked to
  *                    prefetch is now awaited).
- * FETCH_DONE   d->k  REQ_ID + ERRNO (0 on success).
+ * FETCH_DONE   d->k  REQ_ID + DEV_ID + BLOCK + ERRNO (0 on success), and
+ *                    FLAGS (RCACHE_DONE_F_*) when the errno needs saying
+ *                    where it came from.  A reply whose DEV_ID or BLOCK is
+ *                    not the request's is ignored and counted stale.
  * GET_STATUS   d->k  doit (by DEV_ID or DEV) or dump: device description and
  *                    counters.
  * EVENT        k->d  multicast on "events": EVENT_TYPE + DEV_ID/DEV.
  * SET_STATE    d->k  DEV_ID + STATE (+ REASON): the daemon reports that an
  *                    origin changed under a device (RCACHE_STATE_STALE).
+ *                    The only state it may set; see enum rcache_state.
  */
 enum rcache_cmd {
 	RCACHE_CMD_UNSPEC,
@@ -103,6 +107,9 @@ enum rcache_counter {
 	RCACHE_CTR_STREAMS,
 	RCACHE_CTR_WARMUP_PENDING,
 	RCACHE_CTR_WARMUP_ERRORS,
+	RCACHE_CTR_FILL_TIMEOUTS,	/* fills whose readers got EIO at fill_timeout */
+	RCACHE_CTR_LATE_REPLIES,	/* answers to fills that had timed out */
+	RCACHE_CTR_RETIRED_SLOTS,	/* slots taken out of use: cache write failed */
 
 	__RCACHE_CTR_MAX,
 	RCACHE_CTR_MAX = __RCACHE_CTR_MAX - 1
@@ -118,7 +125,20 @@ enum rcache_counter {
  */
 #define RCACHE_FETCH_F_UPGRADE	0x4
 
-/* RCACHE_ATTR_STATE: the device's mode, as dmsetup status prints it */
+/* RCACHE_ATTR_FLAGS of a FETCH_DONE */
+/*
+ * ERRNO is from writing the cache device, not from reading the origin: the
+ * kernel retires the slot (never hands it out again, persisted) and the
+ * block stays invalid.
+ */
+#define RCACHE_DONE_F_CACHE_WRITE	0x1
+
+/*
+ * RCACHE_ATTR_STATE: the device's mode, as dmsetup status prints it.
+ * Transitions: READY -> STALE (the daemon, SET_STATE), READY -> FAILED and
+ * STALE -> FAILED (the kernel, on a metadata write error).  Nothing leaves
+ * STALE or FAILED but loading the table again.
+ */
 enum rcache_state {
 	RCACHE_STATE_READY,	/* serving hits, fetching misses */
 	RCACHE_STATE_STALE,	/* origin changed: misses fail, hits served */
@@ -141,6 +161,9 @@ enum rcache_event {
 #define RCACHE_MAX_BLOCK_SECTORS	131072		/* 64 MiB */
 #define RCACHE_DEFAULT_BLOCK_SECTORS	2048		/* 1 MiB */
 #define RCACHE_DEFAULT_DAEMON_TIMEOUT	30		/* seconds */
+/* seconds a fill the daemon holds may take before its readers get EIO */
+#define RCACHE_DEFAULT_FILL_TIMEOUT	120
+#define RCACHE_MAX_FILL_TIMEOUT		86400
 #define RCACHE_MIN_SLOTS		64	/* or the whole origin */
 #define RCACHE_MAX_ORIGIN_LEN		3584		/* bytes of URL */
 #define RCACHE_MAX_IDENTITY_LEN		256
@@ -197,8 +220,10 @@ struct rcache_disk_sb {
  * i * RCACHE_MD_ENTRIES_PER_PAGE onwards: 0 for an empty slot, else the
  * origin block the slot holds, plus one.  Of the two copies of a page, the
  * one with a good checksum, this format's id and the higher seq is current;
- * a page of zeros, or of another format, is empty.
+ * a page of zeros, or of another format, is empty.  RCACHE_MD_ENTRY_RETIRED
+ * marks a slot whose cache write failed: it holds nothing and is never used.
  */
+#define RCACHE_MD_ENTRY_RETIRED		0xffffffffU
 struct rcache_disk_md_header {
 	__le32 csum;		/* crc32c of bytes 4..4095 of the page */
 	__le32 magic;		/* RCACHE_MD_MAGIC */

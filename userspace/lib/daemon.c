@@ -252,7 +252,7 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	 * slot out of use until it knows we will not write it.
 	 */
 	r = error == -ECANCELED && !(f->dev && f->dev->removed) ? 0 :
-		rc_genl_fetch_done(&d->fill, f->fx.req_id, error);
+		rc_genl_fetch_done(&d->fill, &f->fx, error, 0);
 	rc_debug("request %u (block %" PRIu64 "%s): done (%d) after %.1f ms", f->fx.req_id,
 		 f->fx.block, f->fx.flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "", error,
 		 (rc_now_ns() - f->start_ns) / 1e6);
@@ -565,7 +565,7 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {
-		rc_genl_fetch_done(&d->fill, fx->req_id, -ENOMEM);
+		rc_genl_fetch_done(&d->fill, fx, -ENOMEM, 0);
 		return;
 	}
 	f->fx = *fx;

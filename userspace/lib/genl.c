@@ -393,7 +393,8 @@ int rc_genl_subscribe_events(struct rc_genl *g, struct rc_err *err)
 	return 0;
 }
 
-int rc_genl_fetch_done(struct rc_genl *g, uint32_t req_id, int error)
+int rc_genl_fetch_done(struct rc_genl *g, const struct rc_nl_fetch *fx, int error,
+		       uint32_t flags)
 {
 	struct nl_msg *msg = nlmsg_alloc_size(128);
 	int r = -ENOMEM;
@@ -402,8 +403,11 @@ int rc_genl_fetch_done(struct rc_genl *g, uint32_t req_id, int error)
 		return r;
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, g->family, 0, 0,
 			 RCACHE_CMD_FETCH_DONE, RCACHE_GENL_VERSION) ||
-	    nla_put_u32(msg, RCACHE_ATTR_REQ_ID, req_id) ||
-	    nla_put_u32(msg, RCACHE_ATTR_ERRNO, error < 0 ? -error : error)) {
+	    nla_put_u32(msg, RCACHE_ATTR_REQ_ID, fx->req_id) ||
+	    nla_put_u64(msg, RCACHE_ATTR_DEV_ID, fx->dev_id) ||
+	    nla_put_u64(msg, RCACHE_ATTR_BLOCK, fx->block) ||
+	    nla_put_u32(msg, RCACHE_ATTR_ERRNO, error < 0 ? -error : error) ||
+	    (flags && nla_put_u32(msg, RCACHE_ATTR_FLAGS, flags))) {
 		r = -EMSGSIZE;
 		goto out;
 	}

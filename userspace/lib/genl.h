@@ -74,8 +74,12 @@ int rc_genl_set_state(struct rc_genl *g, uint64_t dev_id, uint32_t state,
 		      const char *reason, struct rc_err *err);
 int rc_genl_subscribe_events(struct rc_genl *g, struct rc_err *err);
 
-/* Fill loop: FETCH_DONE without an ack (errors come back asynchronously). */
-int rc_genl_fetch_done(struct rc_genl *g, uint32_t req_id, int error);
+/*
+ * Fill loop: FETCH_DONE for @fx (its request id, device and block) without
+ * an ack (errors come back asynchronously); @flags: RCACHE_DONE_F_*.
+ */
+int rc_genl_fetch_done(struct rc_genl *g, const struct rc_nl_fetch *fx, int error,
+		       uint32_t flags);
 
 /* Parses a FETCH (returns 0) or an EVENT (returns 1) message; -1 otherwise. */
 int rc_genl_parse(struct nl_msg *msg, struct rc_nl_fetch *fetch,
