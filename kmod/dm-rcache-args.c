@@ -9,6 +9,8 @@
  *   daemon_timeout <seconds>   fail queued misses this long after the daemon
  *                              went away (default 30)
  *   fail_fast                  fail misses at once while no daemon is there
+ *   fill_timeout <seconds>     fail the reads of a fill the daemon has held
+ *                              this long (default 120)
  *   origin_size <bytes>        origin size; the target may not be longer
  *   identity <token>           origin version (size, ETag, mtime...) as the
  *                              CLI found it
@@ -120,6 +122,7 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 		}
 		if (!argc) {
 			if (!strcasecmp(name, "daemon_timeout") ||
+			    !strcasecmp(name, "fill_timeout") ||
 			    !strcasecmp(name, "origin_size") ||
 			    !strcasecmp(name, "identity") ||
 			    !strcasecmp(name, "commit_interval") ||
@@ -135,6 +138,13 @@ static int rcache_parse_opt_args(struct dm_arg_set *as, struct rcache_args *args
 			    !args->daemon_timeout ||
 			    args->daemon_timeout > RCACHE_MAX_DAEMON_TIMEOUT) {
 				*error = "Invalid daemon_timeout: expected 1 to 86400 seconds";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(name, "fill_timeout")) {
+			if (kstrtou32(dm_shift_arg(as), 10, &args->fill_timeout) ||
+			    !args->fill_timeout ||
+			    args->fill_timeout > RCACHE_MAX_FILL_TIMEOUT) {
+				*error = "Invalid fill_timeout: expected 1 to 86400 seconds";
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(name, "origin_size")) {
@@ -181,6 +191,7 @@ int rcache_parse_args(unsigned int argc, char **argv, struct rcache_args *args,
 
 	memset(args, 0, sizeof(*args));
 	args->daemon_timeout = RCACHE_DEFAULT_DAEMON_TIMEOUT;
+	args->fill_timeout = RCACHE_DEFAULT_FILL_TIMEOUT;
 	args->commit_ms = RCACHE_DEFAULT_COMMIT_MS;
 
 	if (argc < 3) {

@@ -11,6 +11,14 @@
  * fetch goes back to the head of the queue; a daemon that registers later
  * gets all of them again.  While no daemon is registered, queued misses fail
  * once their device's daemon_timeout has passed (at once with fail_fast).
+ * A fetch the daemon holds longer than its device's fill_timeout fails its
+ * readers and becomes an ORPHAN: its slot stays out of use until the daemon
+ * answers (dm-rcache.h says which slots a daemon may still write).
+ *
+ * The family runs with parallel_ops: the daemon state is under
+ * rcache_daemon.lock, the devices under rcache_devices_lock and their own
+ * locks; no handler submits I/O (filled bios go back through the device's
+ * workqueue) or waits on a lock held across I/O.
  */
 #include <linux/capability.h>
 #include <linux/idr.h>
@@ -45,7 +53,9 @@ struct rcache_daemon {
 	struct list_head orphans;	/* SENT for a removed device, unanswered */
 	struct list_head upgrades;	/* SENT prefetches a reader now waits for */
 	unsigned int nr_sent;
+	u32 gen;			/* daemons lost so far */
 	atomic64_t stale_replies;
+	atomic64_t late_replies;
 
 	struct workqueue_struct *wq;
 	struct delayed_work send_work;
@@ -63,6 +73,11 @@ bool rcache_daemon_present(void)
 u64 rcache_daemon_stale_replies(void)
 {
 	return atomic64_read(&rcache_daemon.stale_replies);
+}
+
+u64 rcache_daemon_late_replies(void)
+{
+	return atomic64_read(&rcache_daemon.late_replies);
 }
 
 /* ------------------------------------------------------------------ */
@@ -84,6 +99,7 @@ void rcache_daemon_queue(struct rcache_fetch *f)
 	struct rcache_daemon *d = &rcache_daemon;
 	bool present;
 
+	f->dev_id = f->rc->dev_id;
 	spin_lock(&d->lock);
 	f->state = RCACHE_FETCH_QUEUED;
 	list_add_tail(&f->entry, rcache_queue_of(d, f));
@@ -162,9 +178,10 @@ static void rcache_fetch_describe(struct rcache_fetch *f, struct rcache_fetch_ms
  * Takes the next message for the daemon: a prefetch it holds that a reader
  * now waits for (the same FETCH again, with RCACHE_FETCH_F_UPGRADE; no
  * credit), else the oldest queued fetch, which moves to the sent list.
- * Returns false when there is nothing to send or no credit.
+ * Returns 1 when it took one, 0 when there is nothing to send or no credit,
+ * -ENOMEM when no request id could be allocated.
  */
-static bool rcache_take_next_locked(struct rcache_daemon *d,
+static int rcache_take_next_locked(struct rcache_daemon *d,
 				    struct rcache_fetch_msg *m,
 				    struct rcache_fetch **fp, u32 *portid)
 {
@@ -178,26 +195,28 @@ static bool rcache_take_next_locked(struct rcache_daemon *d,
 		m->flags |= RCACHE_FETCH_F_UPGRADE;
 		*fp = f;
 		*portid = d->portid;
-		return true;
+		return 1;
 	}
 	if (!d->present || d->nr_sent >= max(max_fetches_sent, 1U) ||
 	    (list_empty(&d->queue) && list_empty(&d->pqueue)))
-		return false;
+		return 0;
 	f = list_first_entry(list_empty(&d->queue) ? &d->pqueue : &d->queue,
 			     struct rcache_fetch, entry);
 	if (!f->req_id) {
 		id = idr_alloc_cyclic(&d->req_ids, f, 1, INT_MAX, GFP_NOWAIT);
 		if (id < 0)
-			return false;
+			return -ENOMEM;
 		f->req_id = id;
 	}
 	list_move_tail(&f->entry, &d->sent);
 	f->state = RCACHE_FETCH_SENT;
+	f->sent_at = jiffies;
+	f->daemon_gen = d->gen;
 	d->nr_sent++;
 	rcache_fetch_describe(f, m);
 	*fp = f;
 	*portid = d->portid;
-	return true;
+	return 1;
 }
 
 static void rcache_send_work(struct work_struct *work)
@@ -212,13 +231,16 @@ static void rcache_send_work(struct work_struct *work)
 	for (;;) {
 		idr_preload(GFP_NOIO);
 		spin_lock(&d->lock);
-		if (!rcache_take_next_locked(d, &m, &f, &portid)) {
-			spin_unlock(&d->lock);
-			idr_preload_end();
-			return;
-		}
+		r = rcache_take_next_locked(d, &m, &f, &portid);
+		/* what the daemon holds has a deadline: the timeout work watches */
+		if (!list_empty(&d->sent))
+			queue_delayed_work(d->wq, &d->timeout_work, HZ);
 		spin_unlock(&d->lock);
 		idr_preload_end();
+		if (r < 0)
+			rcache_kick_send(d, RCACHE_RETRY_DELAY);	/* no id now: try again */
+		if (r <= 0)
+			return;
 
 		r = rcache_send_fetch(portid, &m);
 		if (!r)
@@ -257,9 +279,9 @@ static void rcache_orphan_free_locked(struct rcache_daemon *d, struct rcache_fet
 }
 
 /*
- * The daemon is gone: what it held will be sent to the next one.  Fills of
- * removed devices are forgotten: the socket closes as the process exits, and
- * an exiting daemon starts no more writes.
+ * The daemon is gone: what it held will be sent to the next one.  The
+ * ORPHANs it held stay, answered by no one: the kernel cannot tell when a
+ * lost daemon's writes have landed, so their bytes stay out of use.
  */
 static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 {
@@ -268,6 +290,7 @@ static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 	lockdep_assert_held(&d->lock);
 	d->present = false;
 	d->lost_at = jiffies;
+	d->gen++;
 	/* what was sent goes again, as a whole, to the next daemon */
 	list_for_each_entry_safe(f, tmp, &d->upgrades, upgrade)
 		list_del_init(&f->upgrade);
@@ -277,8 +300,8 @@ static void rcache_daemon_lost_locked(struct rcache_daemon *d)
 		list_move(&f->entry, rcache_queue_of(d, f));
 	}
 	d->nr_sent = 0;
-	list_for_each_entry_safe(f, tmp, &d->orphans, entry)
-		rcache_orphan_free_locked(d, f);
+	list_for_each_entry(f, &d->orphans, entry)
+		f->daemon_lost = true;
 }
 
 static void rcache_daemon_lost(struct rcache_daemon *d, const char *why)
@@ -290,7 +313,39 @@ static void rcache_daemon_lost(struct rcache_daemon *d, const char *why)
 	mod_delayed_work(d->wq, &d->timeout_work, 0);
 }
 
-/* Fails queued fetches whose daemon_timeout ran out (or fail_fast ones). */
+/*
+ * A fill the daemon held past fill_timeout: its readers fail, its device
+ * forgets it, and it waits as an ORPHAN for the daemon's answer, which frees
+ * its slot (rcache_fetch_late()).  Answered meanwhile: the slot is free now.
+ */
+static void rcache_expire_one(struct rcache_daemon *d, struct rcache_fetch *f)
+{
+	struct rcache *rc = f->rc;
+	bool late;
+
+	rcache_fetch_expire(rc, f);
+	spin_lock(&d->lock);
+	late = f->late;
+	if (!late) {
+		f->state = RCACHE_FETCH_ORPHAN;
+		f->timed_out = true;
+		f->rc = NULL;
+		f->daemon_lost = !d->present || d->gen != f->daemon_gen;
+		list_add_tail(&f->entry, &d->orphans);
+	}
+	spin_unlock(&d->lock);
+	if (late) {
+		rcache_fetch_late(f->dev_id, f->slot, f->block);
+		rcache_fetch_free(f);
+	}
+	rcache_fetch_unpin(rc);
+}
+
+/*
+ * With a daemon: fails the readers of fills it has held past their device's
+ * fill_timeout.  Without one: fails queued fetches whose daemon_timeout ran
+ * out (or fail_fast ones).
+ */
 static void rcache_timeout_work(struct work_struct *work)
 {
 	struct rcache_daemon *d = container_of(to_delayed_work(work),
@@ -300,12 +355,31 @@ static void rcache_timeout_work(struct work_struct *work)
 	struct rcache_fetch *f, *tmp;
 	unsigned long now = jiffies, since;
 	LIST_HEAD(expired);
+	LIST_HEAD(expiring);
 	bool waiting = false;
 	int q;
 
 	spin_lock(&d->lock);
 	if (d->present) {
+		list_for_each_entry_safe(f, tmp, &d->sent, entry) {
+			if (time_before(now, f->sent_at + READ_ONCE(f->rc->fill_timeout) * HZ))
+				continue;
+			f->state = RCACHE_FETCH_EXPIRING;
+			list_move_tail(&f->entry, &expiring);
+			list_del_init(&f->upgrade);
+			d->nr_sent--;
+			atomic_inc(&f->rc->completing);
+		}
+		waiting = !list_empty(&d->sent);
 		spin_unlock(&d->lock);
+		if (!list_empty(&expiring))
+			rcache_kick_send(d, 0);	/* credits were freed */
+		list_for_each_entry_safe(f, tmp, &expiring, entry) {
+			list_del_init(&f->entry);
+			rcache_expire_one(d, f);
+		}
+		if (waiting)
+			queue_delayed_work(d->wq, &d->timeout_work, HZ);
 		return;
 	}
 	for (q = 0; q < ARRAY_SIZE(queues); q++) {
@@ -411,6 +485,23 @@ unsigned int rcache_daemon_orphan_ranges(dev_t dev, struct rcache_range *ranges,
 	}
 	spin_unlock(&d->lock);
 	return n;
+}
+
+/*
+ * A fill a lost daemon held ended unanswered (cancelled, or failed at
+ * daemon_timeout), its orphan_* fields filled in: its bytes stay out of use
+ * like those of any ORPHAN whose daemon is lost.
+ */
+void rcache_daemon_keep_orphan(struct rcache_fetch *f)
+{
+	struct rcache_daemon *d = &rcache_daemon;
+
+	spin_lock(&d->lock);
+	f->state = RCACHE_FETCH_ORPHAN;
+	f->rc = NULL;
+	f->daemon_lost = true;
+	list_add_tail(&f->entry, &d->orphans);
+	spin_unlock(&d->lock);
 }
 
 /*
@@ -534,13 +625,21 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 {
 	struct rcache_daemon *d = &rcache_daemon;
 	struct rcache_fetch *f;
-	u32 req_id, err;
+	u32 req_id, err, flags = 0;
+	u64 dev_id, block;
+	bool timed_out;
 
 	if (GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_REQ_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_DEV_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_BLOCK) ||
 	    GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_ERRNO))
 		return -EINVAL;
 	req_id = nla_get_u32(info->attrs[RCACHE_ATTR_REQ_ID]);
+	dev_id = nla_get_u64(info->attrs[RCACHE_ATTR_DEV_ID]);
+	block = nla_get_u64(info->attrs[RCACHE_ATTR_BLOCK]);
 	err = nla_get_u32(info->attrs[RCACHE_ATTR_ERRNO]);
+	if (info->attrs[RCACHE_ATTR_FLAGS])
+		flags = nla_get_u32(info->attrs[RCACHE_ATTR_FLAGS]);
 
 	spin_lock(&d->lock);
 	if (!d->present || d->portid != info->snd_portid) {
@@ -550,10 +649,32 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 		return -EPERM;
 	}
 	f = idr_find(&d->req_ids, req_id);
-	if (f && f->state == RCACHE_FETCH_ORPHAN) {
-		/* a removed device's fill, answered late: its slot is free of it */
-		rcache_orphan_free_locked(d, f);
+	if (f && (f->dev_id != dev_id || f->block != block)) {
+		/* a confused daemon must not validate another device's block */
 		spin_unlock(&d->lock);
+		atomic64_inc(&d->stale_replies);
+		GENL_SET_ERR_MSG(info, "rcache: reply names another device or block than its request");
+		return -ENOENT;
+	}
+	if (f && f->state == RCACHE_FETCH_EXPIRING) {
+		/* its readers are being failed: rcache_expire_one() frees the slot */
+		idr_remove(&d->req_ids, req_id);
+		f->late = true;
+		spin_unlock(&d->lock);
+		atomic64_inc(&d->late_replies);
+		return 0;
+	}
+	if (f && f->state == RCACHE_FETCH_ORPHAN && !f->daemon_lost) {
+		/* a timed-out or removed device's fill, answered late: ignored */
+		timed_out = f->timed_out;
+		idr_remove(&d->req_ids, f->req_id);
+		list_del(&f->entry);
+		spin_unlock(&d->lock);
+		if (timed_out) {
+			atomic64_inc(&d->late_replies);
+			rcache_fetch_late(f->dev_id, f->slot, f->block);
+		}
+		rcache_fetch_free(f);
 		return 0;
 	}
 	if (!f || f->state != RCACHE_FETCH_SENT) {
@@ -565,6 +686,8 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 	rcache_detach_locked(d, f);
 	spin_unlock(&d->lock);
 
+	f->answered = true;
+	f->cache_write_failed = err && (flags & RCACHE_DONE_F_CACHE_WRITE);
 	rcache_fetch_complete(f, -(int)err, BLK_STS_IOERR);
 	rcache_kick_send(d, 0);
 	return 0;
@@ -743,6 +866,7 @@ static int rcache_set_state_one(struct rcache *rc, void *arg)
 				reason ? nla_data(reason) : NULL) ?: 1;
 }
 
+/* The daemon reports an origin that changed: READY -> STALE, nothing else. */
 static int rcache_nl_set_state(struct sk_buff *skb, struct genl_info *info)
 {
 	int r;
@@ -750,6 +874,10 @@ static int rcache_nl_set_state(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_DEV_ID) ||
 	    GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_STATE))
 		return -EINVAL;
+	if (nla_get_u32(info->attrs[RCACHE_ATTR_STATE]) != RCACHE_STATE_STALE) {
+		GENL_SET_ERR_MSG(info, "rcache: the daemon may only set the state stale");
+		return -EINVAL;
+	}
 	r = rcache_visit_devices(rcache_set_state_one, info, 0);
 	if (r == 1)
 		return 0;
@@ -757,6 +885,8 @@ static int rcache_nl_set_state(struct sk_buff *skb, struct genl_info *info)
 		GENL_SET_ERR_MSG(info, "rcache: no such device");
 		return -ENODEV;
 	}
+	if (r == -EINVAL)
+		GENL_SET_ERR_MSG(info, "rcache: a failed device stays failed, a stale one stale, until its table is loaded again");
 	return r;
 }
 
@@ -836,6 +966,7 @@ static struct genl_family rcache_genl_family __ro_after_init = {
 	.version = RCACHE_GENL_VERSION,
 	.maxattr = RCACHE_ATTR_MAX,
 	.policy = rcache_nl_policy,
+	.parallel_ops = true,
 	.pre_doit = rcache_nl_pre_doit,
 	.module = THIS_MODULE,
 	.ops = rcache_nl_ops,
@@ -858,6 +989,7 @@ int rcache_netlink_init(void)
 	INIT_LIST_HEAD(&d->orphans);
 	INIT_LIST_HEAD(&d->upgrades);
 	atomic64_set(&d->stale_replies, 0);
+	atomic64_set(&d->late_replies, 0);
 	INIT_DELAYED_WORK(&d->send_work, rcache_send_work);
 	INIT_DELAYED_WORK(&d->timeout_work, rcache_timeout_work);
 	d->wq = alloc_ordered_workqueue("dm-rcache", WQ_MEM_RECLAIM);

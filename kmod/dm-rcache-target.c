@@ -181,11 +181,20 @@ void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX])
 	ctr[RCACHE_CTR_STREAMS] = READ_ONCE(rc->streams.detected);
 	ctr[RCACHE_CTR_WARMUP_PENDING] = READ_ONCE(rc->warm.pending) + READ_ONCE(rc->warm.inflight);
 	ctr[RCACHE_CTR_WARMUP_ERRORS] = READ_ONCE(rc->warm.errors);
+	ctr[RCACHE_CTR_FILL_TIMEOUTS] = atomic64_read(&rc->fill_timeouts);
+	ctr[RCACHE_CTR_LATE_REPLIES] = rcache_daemon_late_replies();
 }
 
+/*
+ * The transitions enum rcache_state documents: READY -> STALE, READY ->
+ * FAILED, STALE -> FAILED.  Setting the state a device is in already
+ * changes nothing.  Anything else is -EINVAL: only loading the table again
+ * leaves STALE or FAILED.
+ */
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason)
 {
 	char *copy = NULL;
+	u32 from;
 
 	if (state >= __RCACHE_STATE_MAX)
 		return -EINVAL;
@@ -195,6 +204,13 @@ int rcache_set_state(struct rcache *rc, u32 state, const char *reason)
 			return -ENOMEM;
 	}
 	spin_lock(&rc->lock);
+	from = rc->state;
+	if (from == state || (from != RCACHE_STATE_READY &&
+			      !(from == RCACHE_STATE_STALE && state == RCACHE_STATE_FAILED))) {
+		spin_unlock(&rc->lock);
+		kfree(copy);
+		return from == state ? 0 : -EINVAL;
+	}
 	swap(rc->reason, copy);
 	WRITE_ONCE(rc->state, state);
 	spin_unlock(&rc->lock);
@@ -237,10 +253,18 @@ static void rcache_retry_bio(struct rcache *rc, struct bio *bio)
 	rcache_kick(rc);
 }
 
+void rcache_fetch_unpin(struct rcache *rc)
+{
+	if (atomic_dec_and_test(&rc->completing))
+		complete(&rc->drained);
+}
+
 /*
  * Ends a fetch that is already off every daemon list: @err == 0 marks the
- * block valid and sends the waiting bios to the cache device; otherwise they
- * end with @fail_status.  -ECANCELED is a cancellation, not an error.
+ * block valid and hands the waiting bios to filled_work, which sends them
+ * to the cache device; otherwise they end with @fail_status.  -ECANCELED is
+ * a cancellation, not an error.  A fill fenced by "invalidate" validates
+ * nothing: its bios miss again.
  */
 void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			   blk_status_t fail_status)
@@ -248,11 +272,12 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	struct rcache *rc = f->rc;
 	struct bio_list bios;
 	struct bio *bio;
-	bool waiters, idle, unread = false;
+	bool waiters, idle, filled, unread = false, keep = false;
 
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
 		err = -EIO;	/* the fill cannot be recorded */
+	filled = !err && !f->fenced;
 	if (f->pf) {
 		rc->prefetch_inflight--;
 		/*
@@ -261,7 +286,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		 * read of the block will tell.
 		 */
 		unread = !f->demand;
-		if (!err && !unread)
+		if (filled && !unread)
 			atomic64_inc(&rc->prefetch_used);
 	}
 	if (f->warm) {
@@ -269,15 +294,24 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		if (err && err != -ECANCELED)
 			rc->warm.errors++;
 	}
-	if (!err) {
+	if (filled) {
 		rcache_policy_filled(&rc->policy, f->slot, f->block, unread);
 		rcache_md_dirty_slot(rc, f->slot);
 		atomic64_inc(&rc->cached_blocks);
-	} else if (f->slot != RCACHE_NO_SLOT) {
+	} else if (f->slot == RCACHE_NO_SLOT) {
+		list_del_init(&f->entry);	/* cancelled while waiting for a slot */
+	} else if (f->req_id && !f->answered) {
+		/*
+		 * A daemon was asked to write the slot and none answered: it
+		 * stays allocated, and the fetch an ORPHAN (dm-rcache.h).
+		 */
+		keep = true;
+	} else if (f->cache_write_failed) {
+		/* the cache device could not take the block: retire the slot here */
+		rcache_policy_fill_failed(&rc->policy, f->slot);
+	} else {
 		rcache_policy_fill_failed(&rc->policy, f->slot);
 	}
-	if (f->slot == RCACHE_NO_SLOT)
-		list_del_init(&f->entry);	/* cancelled while waiting for a slot */
 	hash_del(&f->hash);
 	idle = !--rc->fetches_inflight;
 	bios = f->waiters;
@@ -290,30 +324,131 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		DMERR_LIMIT("%s: fetch of block %llu from %s failed: %d",
 			    rcache_dm_name(rc), f->block, rc->origin, err);
 	}
-	while ((bio = bio_list_pop(&bios))) {
-		if (err) {
+	if (err) {
+		while ((bio = bio_list_pop(&bios))) {
 			bio->bi_status = fail_status;
 			bio_endio(bio);
-		} else if (rcache_hit_get(rc, bio, f->block)) {
-			/* resubmitted from a worker, which may block */
-			bio->bi_opf &= ~REQ_NOWAIT;
-			rcache_remap(rc, bio, f->slot);
-			submit_bio_noacct(bio);
-		} else {
-			/* evicted already: start over */
-			rcache_retry_bio(rc, bio);
 		}
+	} else if (!bio_list_empty(&bios)) {
+		/* not submitted here: this may run in a netlink handler */
+		spin_lock_irq(&rc->retry_lock);
+		bio_list_merge(&rc->filled_bios, &bios);
+		spin_unlock_irq(&rc->retry_lock);
+		queue_work(rc->wq, &rc->filled_work);
 	}
 	if (f->warm && !READ_ONCE(rc->suspended))
 		mod_delayed_work(rc->wq, &rc->warm.work, 0);
-	mempool_free(f, &rcache_fetch_pool);
-	if (waiters || err == -ECANCELED)
+	if (keep) {
+		f->orphan_dev = rc->cache_dev->bdev->bd_dev;
+		f->orphan_offset = rcache_cache_offset(rc, f->slot);
+		f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
+		rcache_daemon_keep_orphan(f);
+	} else {
+		mempool_free(f, &rcache_fetch_pool);
+	}
+	if (waiters || err == -ECANCELED || !filled)
 		rcache_kick(rc);
 	if (idle)
 		wake_up(&rc->idle);
+	rcache_fetch_unpin(rc);
+}
 
-	if (atomic_dec_and_test(&rc->completing))
-		complete(&rc->drained);
+static int rcache_map_read(struct rcache *rc, struct bio *bio);
+
+/* The bios of completed fills, from the device's workqueue. */
+static void rcache_filled_work(struct work_struct *work)
+{
+	struct rcache *rc = container_of(work, struct rcache, filled_work);
+	struct bio_list bios;
+	struct bio *bio;
+	u32 w;
+
+	spin_lock_irq(&rc->retry_lock);
+	bios = rc->filled_bios;
+	bio_list_init(&rc->filled_bios);
+	spin_unlock_irq(&rc->retry_lock);
+	while ((bio = bio_list_pop(&bios))) {
+		/* resubmitted from a worker, which may block */
+		bio->bi_opf &= ~REQ_NOWAIT;
+		w = rcache_hit_get(rc, bio, rcache_bio_block(rc, bio));
+		if (w) {
+			rcache_remap(rc, bio, w & RCACHE_MAP_SLOT_MASK);
+			submit_bio_noacct(bio);
+			continue;
+		}
+		/* evicted or fenced meanwhile: start over */
+		switch (rcache_map_read(rc, bio)) {
+		case DM_MAPIO_REMAPPED:
+			submit_bio_noacct(bio);
+			break;
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
+			break;
+		}
+	}
+}
+
+/*
+ * A fill the daemon has held past fill_timeout (off the daemon's lists,
+ * @rc->completing held for it): its readers get EIO and @rc forgets it, but
+ * its slot stays allocated, neither free nor valid, until the daemon answers
+ * (rcache_fetch_late()).  Fills in the bytes the daemon may still write.
+ */
+void rcache_fetch_expire(struct rcache *rc, struct rcache_fetch *f)
+{
+	struct bio_list bios;
+	struct bio *bio;
+	bool idle;
+
+	spin_lock_irq(&rc->lock);
+	if (f->pf)
+		rc->prefetch_inflight--;
+	if (f->warm) {
+		rc->warm.inflight--;
+		rc->warm.errors++;
+	}
+	hash_del(&f->hash);
+	idle = !--rc->fetches_inflight;
+	bios = f->waiters;
+	bio_list_init(&f->waiters);
+	spin_unlock_irq(&rc->lock);
+
+	f->orphan_dev = rc->cache_dev->bdev->bd_dev;
+	f->orphan_offset = rcache_cache_offset(rc, f->slot);
+	f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
+	atomic64_inc(&rc->fill_timeouts);
+	DMERR_LIMIT("%s: fill of block %llu from %s unanswered after fill_timeout (%u s): its reads fail",
+		    rcache_dm_name(rc), f->block, rc->origin, READ_ONCE(rc->fill_timeout));
+	while ((bio = bio_list_pop(&bios))) {
+		bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+	}
+	if (f->warm && !READ_ONCE(rc->suspended))
+		mod_delayed_work(rc->wq, &rc->warm.work, 0);
+	if (idle)
+		wake_up(&rc->idle);
+}
+
+/*
+ * The daemon answered a fill that had timed out: the answer is ignored, and
+ * the slot, if its device still exists and the slot is still that fill's,
+ * is free again.
+ */
+void rcache_fetch_late(u64 dev_id, u32 slot, u64 block)
+{
+	struct rcache *rc;
+
+	mutex_lock(&rcache_devices_lock);
+	rc = rcache_find_by_id(dev_id);
+	if (rc) {
+		spin_lock_irq(&rc->lock);
+		if ((atomic_read(&rc->rmap[slot]) & RCACHE_RMAP_BLOCK_MASK) == block &&
+		    rcache_map_slot(atomic_read(&rc->map[block])) != slot)
+			rcache_policy_fill_failed(&rc->policy, slot);
+		spin_unlock_irq(&rc->lock);
+		rcache_kick(rc);	/* fetches may wait for a slot */
+	}
+	mutex_unlock(&rcache_devices_lock);
 }
 
 void rcache_fetch_free(struct rcache_fetch *f)
@@ -345,11 +480,22 @@ static int rcache_map_miss(struct rcache *rc, struct bio *bio, u64 block, bool *
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	/* A REQ_NOWAIT submitter (io_uring) must not sleep here. */
-	new = mempool_alloc(&rcache_fetch_pool,
-			    bio->bi_opf & REQ_NOWAIT ? GFP_NOWAIT : GFP_NOIO);
+	/*
+	 * A REQ_NOWAIT submitter (io_uring) must not sleep here, and neither
+	 * it nor readahead draws on the pool's reserve, kept for the demand
+	 * misses that must progress under memory pressure.
+	 */
+	if (bio->bi_opf & (REQ_NOWAIT | REQ_RAHEAD))
+		new = kmem_cache_alloc(rcache_fetch_cache, __GFP_NOWARN |
+				       (bio->bi_opf & REQ_NOWAIT ? GFP_NOWAIT :
+					GFP_NOIO | __GFP_NORETRY));
+	else
+		new = mempool_alloc(&rcache_fetch_pool, GFP_NOIO);
 	if (!new) {
-		bio_wouldblock_error(bio);
+		if (bio->bi_opf & REQ_NOWAIT)
+			bio_wouldblock_error(bio);
+		else
+			bio_io_error(bio);	/* readahead may fail */
 		return DM_MAPIO_SUBMITTED;
 	}
 
@@ -544,7 +690,8 @@ enum rcache_pf rcache_prefetch_block(struct rcache *rc, u64 block, bool warm)
 		return RCACHE_PF_STOP;
 	if (atomic_read(&rc->map[block]) & RCACHE_MAP_VALID)
 		return RCACHE_PF_SKIP;
-	f = mempool_alloc(&rcache_fetch_pool, GFP_NOWAIT);
+	/* not from the pool's reserve: that is for demand misses */
+	f = kmem_cache_alloc(rcache_fetch_cache, GFP_NOWAIT | __GFP_NOWARN);
 	if (!f)
 		return RCACHE_PF_BLOCKED;
 	spin_lock_irq(&rc->lock);
@@ -1065,6 +1212,7 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->block_sectors = args.block_sectors;
 	rc->block_shift = ilog2(args.block_sectors);
 	rc->daemon_timeout = args.daemon_timeout;
+	rc->fill_timeout = args.fill_timeout;
 	rc->fail_fast = args.fail_fast;
 	rc->commit_ms = args.commit_ms;
 	rc->prefetch = !args.no_prefetch;
@@ -1079,6 +1227,8 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_LIST_HEAD(&rc->slot_waiters);
 	bio_list_init(&rc->flush_bios);
 	bio_list_init(&rc->retry_bios);
+	bio_list_init(&rc->filled_bios);
+	INIT_WORK(&rc->filled_work, rcache_filled_work);
 	INIT_WORK(&rc->worker, rcache_worker);
 	INIT_WORK(&rc->pf_work, rcache_pf_work);
 	rcache_ring_init(&rc->consumed, rc->consumed_slots, RCACHE_CONSUMED_RING);
@@ -1436,11 +1586,16 @@ static int rcache_preresume(struct dm_target *ti)
 		return 0;
 	mutex_lock(&rcache_devices_lock);
 	owner = rcache_find_owner(rc);
+	mutex_unlock(&rcache_devices_lock);
+	/*
+	 * Not under the devices lock, which netlink requests take: the load
+	 * reads the whole metadata area.  The owner, the table this one
+	 * replaces, is destroyed only after this resume.
+	 */
 	if (owner)
 		r = rcache_take_over(rc, owner, &error);
 	else
 		r = rcache_md_load(rc, &error);
-	mutex_unlock(&rcache_devices_lock);
 	if (!r && rcache_reserve_orphans(rc)) {
 		r = -ENOMEM;
 		error = "cannot allocate the list of reserved slots";
@@ -1486,10 +1641,12 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 		       rcache_state_names[READ_ONCE(rc->state)],
 		       ctr[RCACHE_CTR_SLOTS], ctr[RCACHE_CTR_EVICTIONS],
 		       ctr[RCACHE_CTR_CACHE_READ_ERRORS], ctr[RCACHE_CTR_MD_COMMITS]);
-		DMEMIT("%llu %llu %llu %llu %llu %llu",
+		DMEMIT("%llu %llu %llu %llu %llu %llu %llu %llu %llu",
 		       ctr[RCACHE_CTR_PREFETCH_ISSUED], ctr[RCACHE_CTR_PREFETCH_USED],
 		       ctr[RCACHE_CTR_PREFETCH_WASTED], ctr[RCACHE_CTR_STREAMS],
-		       ctr[RCACHE_CTR_WARMUP_PENDING], ctr[RCACHE_CTR_WARMUP_ERRORS]);
+		       ctr[RCACHE_CTR_WARMUP_PENDING], ctr[RCACHE_CTR_WARMUP_ERRORS],
+		       ctr[RCACHE_CTR_FILL_TIMEOUTS], ctr[RCACHE_CTR_LATE_REPLIES],
+		       ctr[RCACHE_CTR_RETIRED_SLOTS]);
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s %u", rc->cache_dev->name, rc->origin,
@@ -1509,6 +1666,7 @@ static void rcache_status(struct dm_target *ti, status_type_t type,
 static int rcache_invalidate(struct rcache *rc, const char *range)
 {
 	u64 begin, end, b, first, last;
+	struct rcache_fetch *f;
 	u32 slot;
 
 	if (rcache_parse_range(range, &begin, &end) || end > rc->ti->len) {
@@ -1533,9 +1691,29 @@ static int rcache_invalidate(struct rcache *rc, const char *range)
 			rcache_md_dirty_slot(rc, slot);
 			atomic64_dec(&rc->cached_blocks);
 		}
+		/* a fill in flight may carry the old bytes: it validates nothing */
+		f = rcache_fetch_lookup(rc, b);
+		if (f)
+			f->fenced = true;
 		spin_unlock_irq(&rc->lock);
+		if (!((b - first) % 4096))
+			cond_resched();
 	}
 	rcache_feed_wasted(rc);
+	return 0;
+}
+
+/* "fill_timeout <seconds>": how long the daemon may hold a fill */
+static int rcache_fill_timeout_msg(struct rcache *rc, unsigned int argc, char **argv)
+{
+	u32 v;
+
+	if (argc != 2 || kstrtou32(argv[1], 10, &v) || !v || v > RCACHE_MAX_FILL_TIMEOUT) {
+		DMERR("%s: expected fill_timeout <seconds>, 1 to %u", rcache_dm_name(rc),
+		      RCACHE_MAX_FILL_TIMEOUT);
+		return -EINVAL;
+	}
+	WRITE_ONCE(rc->fill_timeout, v);
 	return 0;
 }
 
@@ -1608,6 +1786,8 @@ static int rcache_message(struct dm_target *ti, unsigned int argc, char **argv,
 
 	if (argc == 2 && !strcasecmp(argv[0], "invalidate"))
 		return rcache_invalidate(rc, argv[1]);
+	if (argc && !strcasecmp(argv[0], "fill_timeout"))
+		return rcache_fill_timeout_msg(rc, argc, argv);
 	if (argc && !strcasecmp(argv[0], "warmup"))
 		return rcache_warmup_msg(rc, argc, argv);
 	if (argc && !strncasecmp(argv[0], "prefetch", 8))

@@ -34,6 +34,7 @@ struct rcache_args {
 	const char *origin;
 	u32 block_sectors;
 	u32 daemon_timeout;		/* seconds */
+	u32 fill_timeout;		/* seconds */
 	bool fail_fast;
 	u64 origin_size;		/* bytes; 0 when not given */
 	const char *identity;		/* NULL when not given */
@@ -342,6 +343,7 @@ struct rcache {
 	struct rcache_geometry geo;
 	sector_t data_start;		/* sectors */
 	u32 daemon_timeout;
+	u32 fill_timeout;		/* seconds; READ_ONCE: a message changes it */
 	bool fail_fast;
 	u32 commit_ms;
 
@@ -379,6 +381,8 @@ struct rcache {
 	struct bio_list flush_bios;	/* wait for a commit */
 	spinlock_t retry_lock;		/* end_io may run in interrupt context */
 	struct bio_list retry_bios;	/* failed hits, to fetch again */
+	struct bio_list filled_bios;	/* under retry_lock: their fill is done */
+	struct work_struct filled_work;	/* resubmits filled_bios */
 	u32 state;			/* enum rcache_state */
 	char *reason;
 
@@ -392,6 +396,7 @@ struct rcache {
 	atomic64_t cached_blocks;
 	atomic64_t fetch_errors;
 	atomic64_t cache_read_errors;
+	atomic64_t fill_timeouts;
 
 	/*
 	 * Fetches taken off the daemon lists but not yet completed, plus one
@@ -404,12 +409,29 @@ struct rcache {
 	struct list_head claim_entry;	/* its cache device is in use */
 };
 
-/* One outstanding fill of one block. */
+/*
+ * One outstanding fill of one block.
+ *
+ * Invariant: a slot a daemon was asked to write (a fetch that was ever
+ * SENT) is reused only after the daemon it was sent to answered for it.
+ * The kernel assumes nothing about a lost daemon's queue: its writes may
+ * land after its socket closed.  So a fill that leaves its device
+ * unanswered becomes an ORPHAN that remembers the bytes it may write:
+ * removed with its device, timed out at fill_timeout (its readers get EIO),
+ * or ended (cancelled, daemon_timeout) after its daemon was lost.  Its slot
+ * stays allocated, neither free nor valid, and every table loaded later on
+ * the same cache device keeps those bytes out of use
+ * (rcache_daemon_orphan_ranges()).  The daemon's answer ends an ORPHAN and
+ * frees its slot; an ORPHAN whose daemon is lost is never answered and
+ * lasts as long as the module.
+ */
 enum rcache_fetch_state {
 	RCACHE_FETCH_NEW,		/* not on the daemon's lists yet */
 	RCACHE_FETCH_QUEUED,		/* waiting for a daemon or a credit */
 	RCACHE_FETCH_SENT,		/* the daemon has it */
-	RCACHE_FETCH_ORPHAN,		/* SENT for a removed device (rc is NULL) */
+	RCACHE_FETCH_EXPIRING,		/* SENT, past fill_timeout: readers being failed */
+	/* SENT, then its device was removed or its readers timed out (rc is NULL) */
+	RCACHE_FETCH_ORPHAN,
 };
 
 struct rcache_fetch {
@@ -417,6 +439,7 @@ struct rcache_fetch {
 	struct list_head upgrade;	/* SENT, the daemon is to hear it is demand now */
 	struct hlist_node hash;		/* rc->fetches */
 	struct rcache *rc;
+	u64 dev_id;			/* rc->dev_id, also once an ORPHAN */
 	u64 block;
 	u32 slot;			/* RCACHE_NO_SLOT while waiting for one */
 	u32 req_id;			/* 0 until first sent */
@@ -426,7 +449,17 @@ struct rcache_fetch {
 	bool pf;			/* counts in prefetch_inflight */
 	bool warm;			/* counts in warm.inflight */
 	bool demand;			/* a read that is not readahead waits */
+	/* set before rcache_fetch_complete(): */
+	bool answered;			/* a FETCH_DONE ends it */
+	bool cache_write_failed;	/* ...with RCACHE_DONE_F_CACHE_WRITE */
+	/* under the daemon lock: */
+	bool timed_out;			/* ORPHAN: its readers got EIO at fill_timeout */
+	bool late;			/* EXPIRING: answered meanwhile */
+	bool daemon_lost;		/* ORPHAN: its daemon went away unanswering */
+	bool fenced;			/* under the device lock: invalidated while in flight */
+	u32 daemon_gen;			/* the daemon it was sent to (rcache_daemon.gen) */
 	unsigned long queued_at;	/* jiffies */
+	unsigned long sent_at;		/* jiffies, first sent */
 	struct bio_list waiters;
 	/* RCACHE_FETCH_ORPHAN: the bytes of the cache device it may write */
 	dev_t orphan_dev;
@@ -438,6 +471,9 @@ struct rcache_fetch {
 void rcache_fetch_complete(struct rcache_fetch *f, int err,
 			   blk_status_t fail_status);
 void rcache_fetch_free(struct rcache_fetch *f);
+void rcache_fetch_expire(struct rcache *rc, struct rcache_fetch *f);
+void rcache_fetch_unpin(struct rcache *rc);
+void rcache_fetch_late(u64 dev_id, u32 slot, u64 block);
 struct rcache *rcache_find_by_id(u64 dev_id);
 typedef int (*rcache_device_fn)(struct rcache *rc, void *arg);
 int rcache_visit_devices(rcache_device_fn fn, void *arg, u64 start_id);
@@ -479,8 +515,10 @@ void rcache_netlink_exit(void);
 void rcache_daemon_queue(struct rcache_fetch *f);
 bool rcache_daemon_present(void);
 u64 rcache_daemon_stale_replies(void);
+u64 rcache_daemon_late_replies(void);
 void rcache_daemon_cancel_queued(struct rcache *rc, bool prefetch_only, struct list_head *out);
 unsigned int rcache_daemon_orphan_device(struct rcache *rc);
+void rcache_daemon_keep_orphan(struct rcache_fetch *f);
 struct rcache_range {
 	u64 offset, len;		/* bytes */
 };

@@ -23,6 +23,7 @@
 #define OPT_UNKNOWN_ERR	"Unknown optional argument"
 #define OPT_NOVAL_ERR	"Optional argument is missing its value"
 #define TIMEOUT_ERR	"Invalid daemon_timeout: expected 1 to 86400 seconds"
+#define FILL_TIMEOUT_ERR "Invalid fill_timeout: expected 1 to 86400 seconds"
 #define OSIZE_ERR	"Invalid origin_size: expected a positive number of bytes"
 #define IDENT_ERR	"Invalid identity: expected 1 to 256 printable characters"
 #define TRAILING_ERR	"Too many arguments after the optional argument group"
@@ -118,6 +119,10 @@ static const struct rcache_bad_table rcache_bad_tables[] = {
 	{ "/dev/vdb file:///data/img 2048 2 daemon_timeout 86401", TIMEOUT_ERR },
 	{ "/dev/vdb file:///data/img 2048 2 daemon_timeout -1", TIMEOUT_ERR },
 	{ "/dev/vdb file:///data/img 2048 2 daemon_timeout 30s", TIMEOUT_ERR },
+	{ "/dev/vdb file:///data/img 2048 1 fill_timeout", OPT_NOVAL_ERR },
+	{ "/dev/vdb file:///data/img 2048 2 fill_timeout 0", FILL_TIMEOUT_ERR },
+	{ "/dev/vdb file:///data/img 2048 2 fill_timeout 86401", FILL_TIMEOUT_ERR },
+	{ "/dev/vdb file:///data/img 2048 2 fill_timeout 5s", FILL_TIMEOUT_ERR },
 	{ "/dev/vdb file:///data/img 2048 2 origin_size 0", OSIZE_ERR },
 	{ "/dev/vdb file:///data/img 2048 2 origin_size 1G", OSIZE_ERR },
 	{ "/dev/vdb file:///data/img 2048 2 origin_size 18446744073709551616", OSIZE_ERR },
@@ -157,6 +162,7 @@ static void rcache_args_minimal(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, args.origin, "file:///data/img");
 	KUNIT_EXPECT_EQ(test, args.block_sectors, 2048U);
 	KUNIT_EXPECT_EQ(test, args.daemon_timeout, (u32)RCACHE_DEFAULT_DAEMON_TIMEOUT);
+	KUNIT_EXPECT_EQ(test, args.fill_timeout, (u32)RCACHE_DEFAULT_FILL_TIMEOUT);
 	KUNIT_EXPECT_FALSE(test, args.fail_fast);
 	KUNIT_EXPECT_EQ(test, args.origin_size, 0ULL);
 	KUNIT_EXPECT_NULL(test, args.identity);
@@ -165,7 +171,7 @@ static void rcache_args_minimal(struct kunit *test)
 static void rcache_args_all_options(struct kunit *test)
 {
 	static const char *table =
-		"253:1 file:///nfs/ds.img 8 7 fail_fast daemon_timeout 86400 origin_size 4096 identity s=1,i=2";
+		"253:1 file:///nfs/ds.img 8 9 fail_fast daemon_timeout 86400 origin_size 4096 identity s=1,i=2 fill_timeout 3";
 	struct rcache_args args;
 	char *error;
 
@@ -174,6 +180,7 @@ static void rcache_args_all_options(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, args.block_sectors, 8U);
 	KUNIT_EXPECT_TRUE(test, args.fail_fast);
 	KUNIT_EXPECT_EQ(test, args.daemon_timeout, 86400U);
+	KUNIT_EXPECT_EQ(test, args.fill_timeout, 3U);
 	KUNIT_EXPECT_EQ(test, args.origin_size, 4096ULL);
 	KUNIT_ASSERT_NOT_NULL(test, args.identity);
 	KUNIT_EXPECT_STREQ(test, args.identity, "s=1,i=2");

@@ -94,9 +94,11 @@ static void rcache_nl_requests_accepted(struct kunit *test)
 
 	/* REGISTER */
 	rcache_put_u32(test, b, RCACHE_ATTR_PROTO_VERSION, RCACHE_GENL_VERSION);
-	/* FETCH_DONE */
+	/* FETCH_DONE (with DEV_ID below) */
 	rcache_put_u32(test, b, RCACHE_ATTR_REQ_ID, 1);
+	rcache_put_u64(test, b, RCACHE_ATTR_BLOCK, U64_MAX);
 	rcache_put_u32(test, b, RCACHE_ATTR_ERRNO, MAX_ERRNO);
+	rcache_put_u32(test, b, RCACHE_ATTR_FLAGS, RCACHE_DONE_F_CACHE_WRITE);
 	/* GET_STATUS by DEV_ID, DEV or NAME */
 	rcache_put_u64(test, b, RCACHE_ATTR_DEV_ID, U64_MAX);
 	rcache_put_u32(test, b, RCACHE_ATTR_DEV, 0xfd00001);
@@ -121,7 +123,22 @@ static void rcache_nl_requests_accepted(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, tb[RCACHE_ATTR_STATE]);
 	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[RCACHE_ATTR_STATE]), (u32)RCACHE_STATE_STALE);
 	KUNIT_ASSERT_NOT_NULL(test, tb[RCACHE_ATTR_REASON]);
-	KUNIT_EXPECT_NULL(test, tb[RCACHE_ATTR_BLOCK]);
+	KUNIT_ASSERT_NOT_NULL(test, tb[RCACHE_ATTR_BLOCK]);
+	KUNIT_EXPECT_EQ(test, nla_get_u64(tb[RCACHE_ATTR_BLOCK]), U64_MAX);
+	KUNIT_ASSERT_NOT_NULL(test, tb[RCACHE_ATTR_FLAGS]);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[RCACHE_ATTR_FLAGS]), (u32)RCACHE_DONE_F_CACHE_WRITE);
+	KUNIT_EXPECT_NULL(test, tb[RCACHE_ATTR_ORIGIN_OFFSET]);
+}
+
+/* FETCH_DONE flags: only the ones the kernel knows. */
+static void rcache_nl_done_flags(struct kunit *test)
+{
+	struct rcache_nlbuf *b = rcache_nlbuf_new(test);
+
+	rcache_put_u32(test, b, RCACHE_ATTR_FLAGS, 0);
+	KUNIT_EXPECT_EQ(test, rcache_validate(b), 0);
+	rcache_put_u32(test, b, RCACHE_ATTR_FLAGS, RCACHE_DONE_F_CACHE_WRITE << 1);
+	rcache_expect_refused(test, b, -EINVAL, "reserved bit set");
 }
 
 /* Request id 0 is never issued: a FETCH_DONE naming it is malformed. */
@@ -211,8 +228,8 @@ static void rcache_nl_lengths(struct kunit *test)
  */
 static const u16 rcache_nl_request_attrs[] = {
 	RCACHE_ATTR_PROTO_VERSION, RCACHE_ATTR_DEV_ID, RCACHE_ATTR_DEV,
-	RCACHE_ATTR_REQ_ID, RCACHE_ATTR_ERRNO, RCACHE_ATTR_NAME,
-	RCACHE_ATTR_STATE, RCACHE_ATTR_REASON,
+	RCACHE_ATTR_REQ_ID, RCACHE_ATTR_BLOCK, RCACHE_ATTR_FLAGS, RCACHE_ATTR_ERRNO,
+	RCACHE_ATTR_NAME, RCACHE_ATTR_STATE, RCACHE_ATTR_REASON,
 };
 
 static bool rcache_nl_is_request_attr(u16 type)
@@ -283,6 +300,7 @@ static struct kunit_case rcache_nl_policy_cases[] = {
 	KUNIT_CASE(rcache_nl_requests_accepted),
 	KUNIT_CASE(rcache_nl_req_id_zero),
 	KUNIT_CASE(rcache_nl_errno_range),
+	KUNIT_CASE(rcache_nl_done_flags),
 	KUNIT_CASE(rcache_nl_state_range),
 	KUNIT_CASE(rcache_nl_name),
 	KUNIT_CASE(rcache_nl_reason),

@@ -3,10 +3,23 @@
  * nlprobe - talks to the rcache netlink family the way a misbehaving or
  * unprivileged client would, for the VM tests.
  *
- *   nlprobe perm                 every command; prints "CMD errno"; exit 0
- *                                when each one was refused with EPERM
- *   nlprobe reply REQ_ID ERRNO   a FETCH_DONE from a process that is not the
- *                                registered daemon; prints the errno
+ *   nlprobe perm                 every command, and joining the events group;
+ *                                prints "CMD errno"; exit 0 when each one was
+ *                                refused with EPERM
+ *   nlprobe reply REQ_ID ERRNO   a FETCH_DONE (DEV_ID and BLOCK 0) from a
+ *                                process that is not the registered daemon;
+ *                                prints the errno
+ *   nlprobe set-state NAME STATE SET_STATE of device NAME to STATE (a number);
+ *                                prints "errno message"
+ *   nlprobe fake-daemon script   registers, prints every FETCH, and runs
+ *                                commands from stdin, one a line:
+ *        wait N                  until N FETCHes came (in all)
+ *        reply I ERRNO [dev|block]
+ *                                FETCH_DONE for the I-th FETCH (from 1), with
+ *                                its DEV_ID and BLOCK, or one of them off by
+ *                                one; prints "reply I errno"
+ *        sleep MS
+ *      and exits at the end of its input
  *   nlprobe fake-daemon MODE N   registers and handles N FETCHes:
  *        eio    answers ERRNO=EIO, then the same id again and an unknown id
  *        drop   answers nothing and exits (the kernel must re-send)
@@ -51,26 +64,32 @@ static int probe_perm(void)
 	struct rc_genl g;
 	struct rc_err err;
 	size_t i;
-	int ok = 1;
+	int ok = 1, r;
 
 	if (rc_genl_open(&g, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 2;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		int r = rc_genl_request(&g, cmds[i].cmd, fill_all, NULL, NULL, NULL,
-					cmds[i].dump, &err);
+		r = rc_genl_request(&g, cmds[i].cmd, fill_all, NULL, NULL, NULL,
+				    cmds[i].dump, &err);
 
 		printf("%s %d\n", cmds[i].name, r ? err.code : 0);
 		if (!r || err.code != EPERM)
 			ok = 0;
 	}
+	/* events name devices: for CAP_SYS_ADMIN only */
+	r = rc_genl_subscribe_events(&g, &err);
+	printf("JOIN_EVENTS %d\n", r ? err.code : 0);
+	if (!r || err.code != EPERM)
+		ok = 0;
 	rc_genl_close(&g);
 	return ok ? 0 : 1;
 }
 
 struct reply_args {
 	uint32_t req_id, err;
+	uint64_t dev_id, block;
 };
 
 static int fill_reply(struct nl_msg *msg, void *arg)
@@ -78,17 +97,26 @@ static int fill_reply(struct nl_msg *msg, void *arg)
 	struct reply_args *a = arg;
 
 	return nla_put_u32(msg, RCACHE_ATTR_REQ_ID, a->req_id) ||
+	       nla_put_u64(msg, RCACHE_ATTR_DEV_ID, a->dev_id) ||
+	       nla_put_u64(msg, RCACHE_ATTR_BLOCK, a->block) ||
 	       nla_put_u32(msg, RCACHE_ATTR_ERRNO, a->err);
 }
 
-static int send_reply(struct rc_genl *g, uint32_t req_id, uint32_t e)
+/* FETCH_DONE for request @req_id, naming @dev_id and @block; the errno back */
+static int send_reply_to(struct rc_genl *g, uint32_t req_id, uint64_t dev_id, uint64_t block,
+			 uint32_t e)
 {
-	struct reply_args a = { req_id, e };
+	struct reply_args a = { req_id, e, dev_id, block };
 	struct rc_err err;
 
 	if (rc_genl_request(g, RCACHE_CMD_FETCH_DONE, fill_reply, &a, NULL, NULL, 0, &err))
 		return err.code;
 	return 0;
+}
+
+static int send_reply(struct rc_genl *g, const struct rc_nl_fetch *fx, uint32_t e)
+{
+	return send_reply_to(g, fx->req_id, fx->dev_id, fx->block, e);
 }
 
 static int on_msg(struct nl_msg *msg, void *arg)
@@ -217,7 +245,7 @@ static int hold_daemon(int seconds)
 	}
 	printf("fetches %u\n", h.n);
 	for (i = 0; i < h.n && i < HOLD_MAX; i++)
-		printf("reply %u %d\n", h.f[i].req_id, send_reply(&g, h.f[i].req_id, EIO));
+		printf("reply %u %d\n", h.f[i].req_id, send_reply(&g, &h.f[i], EIO));
 	fflush(stdout);
 	nl_cb_put(cb);
 	rc_genl_close(&g);
@@ -240,15 +268,95 @@ static int fake_daemon(const char *mode, int n)
 				return 2;
 		print_fetch(&fx);
 		if (!strcmp(mode, "eio")) {
-			printf("reply %d\n", send_reply(&g, fx.req_id, EIO));
-			printf("again %d\n", send_reply(&g, fx.req_id, 0));
-			printf("unknown %d\n", send_reply(&g, fx.req_id + 100000, 0));
+			printf("reply %d\n", send_reply(&g, &fx, EIO));
+			printf("again %d\n", send_reply(&g, &fx, 0));
+			printf("unknown %d\n", send_reply_to(&g, fx.req_id + 100000, fx.dev_id,
+							   fx.block, 0));
 			fflush(stdout);
 		}
 		memset(&fx, 0, sizeof(fx));
 	}
 	nl_cb_put(cb);
 	rc_genl_close(&g);
+	return 0;
+}
+
+/*
+ * The fake daemon of "script": FETCHes as they come, commands from stdin.
+ * Exit 3 when a "wait" sees no FETCH for a minute.
+ */
+static int script_daemon(void)
+{
+	static struct held h;
+	char line[256], how[16];
+	struct pollfd p[2];
+	struct rc_genl g;
+	struct nl_cb *cb;
+	unsigned int i, n;
+	int e, ms;
+
+	cb = register_fake_daemon(&g, on_held, &h);
+	if (!cb)
+		return 2;
+	p[0].fd = rc_genl_fd(&g);
+	p[0].events = POLLIN;
+	while (fgets(line, sizeof(line), stdin)) {
+		how[0] = '\0';
+		if (sscanf(line, "wait %u", &n) == 1) {
+			long long give_up = now_ms() + 60000;
+
+			while (h.n < n) {
+				if (now_ms() > give_up) {
+					fprintf(stderr, "nlprobe: %u FETCHes, not %u, in a minute\n",
+						h.n, n);
+					return 3;
+				}
+				if (poll(p, 1, 1000) > 0 && nl_recvmsgs(g.sk, cb) < 0)
+					return 2;
+			}
+			printf("got %u\n", h.n);
+		} else if (sscanf(line, "reply %u %d %15s", &i, &e, how) >= 2 && i >= 1 &&
+			   i <= h.n && i <= HOLD_MAX) {
+			struct rc_nl_fetch fx = h.f[i - 1];
+
+			if (!strcmp(how, "dev"))
+				fx.dev_id++;
+			else if (!strcmp(how, "block"))
+				fx.block++;
+			printf("reply %u %d\n", i, send_reply(&g, &fx, e));
+		} else if (sscanf(line, "sleep %d", &ms) == 1) {
+			long long until = now_ms() + ms;
+
+			/* FETCHes still come in meanwhile */
+			while ((ms = until - now_ms()) > 0)
+				if (poll(p, 1, ms) > 0 && nl_recvmsgs(g.sk, cb) < 0)
+					return 2;
+		} else {
+			fprintf(stderr, "nlprobe: bad command: %s", line);
+			return 2;
+		}
+		fflush(stdout);
+	}
+	nl_cb_put(cb);
+	rc_genl_close(&g);
+	return 0;
+}
+
+static int set_state(const char *name, uint32_t state)
+{
+	struct rc_nl_device *dev = calloc(1, sizeof(*dev));
+	struct rc_genl g;
+	struct rc_err err;
+	int r;
+
+	if (!dev || rc_genl_open(&g, &err) || rc_genl_get_device_by_name(&g, name, dev, &err)) {
+		fprintf(stderr, "%s\n", dev ? err.msg : "out of memory");
+		return 2;
+	}
+	r = rc_genl_set_state(&g, dev->dev_id, state, "set by nlprobe", &err);
+	printf("%d %s\n", r ? err.code : 0, r ? err.msg : "");
+	rc_genl_close(&g);
+	free(dev);
 	return 0;
 }
 
@@ -264,13 +372,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s\n", err.msg);
 			return 2;
 		}
-		printf("%d\n", send_reply(&g, strtoul(argv[2], NULL, 0), strtoul(argv[3], NULL, 0)));
+		printf("%d\n", send_reply_to(&g, strtoul(argv[2], NULL, 0), 0, 0,
+					     strtoul(argv[3], NULL, 0)));
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "set-state"))
+		return set_state(argv[2], strtoul(argv[3], NULL, 0));
+	if (argc == 3 && !strcmp(argv[1], "fake-daemon") && !strcmp(argv[2], "script"))
+		return script_daemon();
 	if (argc == 4 && !strcmp(argv[1], "fake-daemon") && !strcmp(argv[2], "hold"))
 		return hold_daemon(atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "fake-daemon"))
 		return fake_daemon(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | fake-daemon eio|drop|hold N\n");
+	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | set-state NAME STATE |\n"
+		"       fake-daemon script | fake-daemon eio|drop|hold N\n");
 	return 2;
 }

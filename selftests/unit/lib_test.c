@@ -82,12 +82,14 @@ static void table_roundtrip(void)
 	t.origin_size = 123456789;
 	snprintf(t.identity, sizeof(t.identity), "size=1,mtime=2.3,ino=4");
 	t.daemon_timeout = 7;
+	t.fill_timeout = 9;
 	t.fail_fast = true;
 	s = rc_table_format(&t);
-	CHECK_STR(s, "254:0 file:///data/img 2048 7 origin_size 123456789 identity "
-		     "size=1,mtime=2.3,ino=4 daemon_timeout 7 fail_fast");
+	CHECK_STR(s, "254:0 file:///data/img 2048 9 origin_size 123456789 identity "
+		     "size=1,mtime=2.3,ino=4 daemon_timeout 7 fill_timeout 9 fail_fast");
 	CHECK(rc_table_parse(s, &back, &e) == 0);
 	CHECK(back.origin_size == 123456789 && back.daemon_timeout == 7 && back.fail_fast);
+	CHECK(back.fill_timeout == 9);
 	CHECK_STR(back.identity, t.identity);
 	CHECK_STR(back.cache_dev, "254:0");
 	free(s);
@@ -113,6 +115,14 @@ static void status_line(void)
 	CHECK(st.fetches_inflight == 1 && st.fetch_errors == 2 && st.stale_replies == 5);
 	CHECK_STR(st.daemon, "connected");
 	CHECK_STR(st.mode, "ready");
+	CHECK(st.fill_timeouts == 0 && st.late_replies == 0 && st.retired_slots == 0);
+	/* the fields a newer module adds at the end */
+	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready 40 7 1 9 11 8 2 3 4 1 6 12 13",
+				   &st, &e) == 0);
+	CHECK(st.warmup_errors == 1 && st.fill_timeouts == 6 && st.late_replies == 12 &&
+	      st.retired_slots == 13);
+	CHECK(rc_status_parse_info("2048 3/40 10 4 80 32 1 2 connected 5 ready 40 7 1 9 11 8 2 3 4 1 6",
+				   &st, &e) < 0);
 	CHECK(rc_status_parse_info("2048 3/40 garbage", &st, &e) < 0);
 }
 

@@ -120,6 +120,7 @@ static int create_stashed(struct rc_dm *dm, const struct rc_create_opts *o, uint
 	snprintf(t.identity, sizeof(t.identity), "%s", info.identity);
 	t.block_sectors = block / 512;
 	t.daemon_timeout = o->daemon_timeout;
+	t.fill_timeout = o->fill_timeout;
 	t.fail_fast = o->fail_fast;
 	t.origin_size = info.size;
 	t.reset = o->reset;

@@ -19,6 +19,7 @@ struct rc_create_opts {
 	const char *cache;
 	uint64_t block_size;		/* bytes; 0: 1 MiB */
 	uint32_t daemon_timeout;	/* seconds; 0: kernel default */
+	uint32_t fill_timeout;		/* seconds; 0: kernel default */
 	bool fail_fast;
 	bool reset;			/* reformat the cache device */
 	int commit_ms;			/* -1: kernel default */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../uapi/linux/dm-rcache.h"
 #include "table.h"
 #include "util.h"
 
@@ -24,6 +25,10 @@ char *rc_table_format(const struct rc_table *t)
 	}
 	if (t->daemon_timeout) {
 		n += snprintf(opts + n, sizeof(opts) - n, " daemon_timeout %u", t->daemon_timeout);
+		nopt += 2;
+	}
+	if (t->fill_timeout) {
+		n += snprintf(opts + n, sizeof(opts) - n, " fill_timeout %u", t->fill_timeout);
 		nopt += 2;
 	}
 	if (t->fail_fast) {
@@ -103,6 +108,8 @@ int rc_table_parse(const char *params, struct rc_table *t, struct rc_err *err)
 			goto bad;
 		if (!strcmp(name, "daemon_timeout") && !rc_parse_u64(val, 1, UINT32_MAX, &v))
 			t->daemon_timeout = v;
+		else if (!strcmp(name, "fill_timeout") && !rc_parse_u64(val, 1, RCACHE_MAX_FILL_TIMEOUT, &v))
+			t->fill_timeout = v;
 		else if (!strcmp(name, "origin_size") && !rc_parse_u64(val, 1, UINT64_MAX, &v))
 			t->origin_size = v;
 		else if (!strcmp(name, "commit_interval") && !rc_parse_u64(val, 0, 3600000, &v))

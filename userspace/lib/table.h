@@ -17,6 +17,7 @@ struct rc_table {
 	char origin[RCACHE_MAX_ORIGIN_LEN + 1];
 	uint32_t block_sectors;
 	uint32_t daemon_timeout;	/* 0: not given (kernel default) */
+	uint32_t fill_timeout;		/* 0: not given (kernel default) */
 	bool fail_fast;
 	uint64_t origin_size;		/* 0: not given */
 	bool reset;			/* reformat the cache device */

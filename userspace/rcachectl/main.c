@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"usage: rcachectl COMMAND [ARGS]\n"
 		"\n"
 		"  create NAME --origin URL --cache DEV [--block-size SIZE]\n"
-		"              [--daemon-timeout SECONDS] [--fail-fast] [--config FILE]\n"
+		"              [--daemon-timeout SECONDS] [--fill-timeout SECONDS]\n"
+		"              [--fail-fast] [--config FILE]\n"
 		"              [--reset] [--commit-interval MS] [--no-prefetch]\n"
 		"              [--prefetch-window BLOCKS] [--prefetch-budget FETCHES]\n"
 		"      Make /dev/mapper/NAME show the origin, cached on DEV\n"
@@ -77,6 +78,7 @@ static int cmd_create(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "block-size", required_argument, NULL, 'b' },
 		{ "daemon-timeout", required_argument, NULL, 't' },
+		{ "fill-timeout", required_argument, NULL, 'T' },
 		{ "fail-fast", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "reset", no_argument, NULL, 'R' },
@@ -116,6 +118,14 @@ static int cmd_create(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.daemon_timeout = v;
+			break;
+		case 'T':
+			if (rc_parse_u64(optarg, 1, RCACHE_MAX_FILL_TIMEOUT, &v)) {
+				rc_err("--fill-timeout %s: expected 1 to %u seconds", optarg,
+				       RCACHE_MAX_FILL_TIMEOUT);
+				return EXIT_USAGE;
+			}
+			o.fill_timeout = v;
 			break;
 		case 'f':
 			o.fail_fast = true;
