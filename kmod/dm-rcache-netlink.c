@@ -45,6 +45,7 @@ struct rcache_daemon {
 	bool present;
 	u32 portid;
 	pid_t pid;
+	struct pid *tgid;		/* the registered daemon's process */
 	unsigned long lost_at;		/* jiffies */
 	struct idr req_ids;
 	struct list_head queue;		/* QUEUED demand fetches, oldest first */
@@ -182,8 +183,8 @@ static void rcache_fetch_describe(struct rcache_fetch *f, struct rcache_fetch_ms
  * -ENOMEM when no request id could be allocated.
  */
 static int rcache_take_next_locked(struct rcache_daemon *d,
-				    struct rcache_fetch_msg *m,
-				    struct rcache_fetch **fp, u32 *portid)
+				   struct rcache_fetch_msg *m,
+				   struct rcache_fetch **fp, u32 *portid)
 {
 	struct rcache_fetch *f;
 	int id;
@@ -212,6 +213,8 @@ static int rcache_take_next_locked(struct rcache_daemon *d,
 	f->state = RCACHE_FETCH_SENT;
 	f->sent_at = jiffies;
 	f->daemon_gen = d->gen;
+	put_pid(f->daemon);
+	f->daemon = get_pid(d->tgid);
 	d->nr_sent++;
 	rcache_fetch_describe(f, m);
 	*fp = f;
@@ -273,7 +276,8 @@ static void rcache_send_work(struct work_struct *work)
 static void rcache_orphan_free_locked(struct rcache_daemon *d, struct rcache_fetch *f)
 {
 	lockdep_assert_held(&d->lock);
-	idr_remove(&d->req_ids, f->req_id);
+	if (f->req_id)
+		idr_remove(&d->req_ids, f->req_id);
 	list_del(&f->entry);
 	rcache_fetch_free(f);
 }
@@ -461,6 +465,12 @@ unsigned int rcache_daemon_orphan_device(struct rcache *rc)
 	return n;
 }
 
+/* No thread of @f's lost daemon is left to write the cache device. */
+static bool rcache_orphan_writer_gone(struct rcache_fetch *f)
+{
+	return f->daemon_lost && (!f->daemon || !pid_has_task(f->daemon, PIDTYPE_TGID));
+}
+
 /*
  * Byte ranges of cache device @dev that unanswered fills of removed devices
  * may still write: up to @max of them in @ranges.  Returns how many there
@@ -470,11 +480,15 @@ unsigned int rcache_daemon_orphan_ranges(dev_t dev, struct rcache_range *ranges,
 					 unsigned int max)
 {
 	struct rcache_daemon *d = &rcache_daemon;
-	struct rcache_fetch *f;
+	struct rcache_fetch *f, *tmp;
 	unsigned int n = 0;
 
 	spin_lock(&d->lock);
-	list_for_each_entry(f, &d->orphans, entry) {
+	list_for_each_entry_safe(f, tmp, &d->orphans, entry) {
+		if (rcache_orphan_writer_gone(f)) {
+			rcache_orphan_free_locked(d, f);
+			continue;
+		}
 		if (f->orphan_dev != dev)
 			continue;
 		if (n < max) {
@@ -499,6 +513,7 @@ void rcache_daemon_keep_orphan(struct rcache_fetch *f)
 	spin_lock(&d->lock);
 	f->state = RCACHE_FETCH_ORPHAN;
 	f->rc = NULL;
+	f->req_id = 0;		/* off the ids already */
 	f->daemon_lost = true;
 	list_add_tail(&f->entry, &d->orphans);
 	spin_unlock(&d->lock);
@@ -572,6 +587,7 @@ static int rcache_nl_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
 static int rcache_nl_register(struct sk_buff *skb, struct genl_info *info)
 {
 	struct rcache_daemon *d = &rcache_daemon;
+	struct pid *tgid;
 	u32 version;
 
 	if (GENL_REQ_ATTR_CHECK(info, RCACHE_ATTR_PROTO_VERSION))
@@ -594,7 +610,10 @@ static int rcache_nl_register(struct sk_buff *skb, struct genl_info *info)
 	d->present = true;
 	d->portid = info->snd_portid;
 	d->pid = task_tgid_vnr(current);
+	tgid = d->tgid;
+	d->tgid = get_pid(task_tgid(current));
 	spin_unlock(&d->lock);
+	put_pid(tgid);
 
 	DMINFO("fill daemon registered (pid %d)", d->pid);
 	cancel_delayed_work(&d->timeout_work);
@@ -653,7 +672,7 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 		/* a confused daemon must not validate another device's block */
 		spin_unlock(&d->lock);
 		atomic64_inc(&d->stale_replies);
-		GENL_SET_ERR_MSG(info, "rcache: reply names another device or block than its request");
+		GENL_SET_ERR_MSG(info, "rcache: reply names another device or block");
 		return -ENOENT;
 	}
 	if (f && f->state == RCACHE_FETCH_EXPIRING) {
@@ -886,7 +905,7 @@ static int rcache_nl_set_state(struct sk_buff *skb, struct genl_info *info)
 		return -ENODEV;
 	}
 	if (r == -EINVAL)
-		GENL_SET_ERR_MSG(info, "rcache: a failed device stays failed, a stale one stale, until its table is loaded again");
+		GENL_SET_ERR_MSG(info, "rcache: a failed device stays failed until a table load");
 	return r;
 }
 
@@ -1022,6 +1041,7 @@ void rcache_netlink_exit(void)
 	list_for_each_entry_safe(f, tmp, &d->orphans, entry)
 		rcache_orphan_free_locked(d, f);
 	spin_unlock(&d->lock);
+	put_pid(d->tgid);
 	destroy_workqueue(d->wq);
 	idr_destroy(&d->req_ids);
 }

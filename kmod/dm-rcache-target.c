@@ -344,7 +344,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
 		rcache_daemon_keep_orphan(f);
 	} else {
-		mempool_free(f, &rcache_fetch_pool);
+		rcache_fetch_free(f);
 	}
 	if (waiters || err == -ECANCELED || !filled)
 		rcache_kick(rc);
@@ -417,7 +417,7 @@ void rcache_fetch_expire(struct rcache *rc, struct rcache_fetch *f)
 	f->orphan_offset = rcache_cache_offset(rc, f->slot);
 	f->orphan_len = rc->block_sectors << SECTOR_SHIFT;
 	atomic64_inc(&rc->fill_timeouts);
-	DMERR_LIMIT("%s: fill of block %llu from %s unanswered after fill_timeout (%u s): its reads fail",
+	DMERR_LIMIT("%s: fill of block %llu from %s unanswered in fill_timeout (%u s): reads fail",
 		    rcache_dm_name(rc), f->block, rc->origin, READ_ONCE(rc->fill_timeout));
 	while ((bio = bio_list_pop(&bios))) {
 		bio->bi_status = BLK_STS_IOERR;
@@ -453,6 +453,7 @@ void rcache_fetch_late(u64 dev_id, u32 slot, u64 block)
 
 void rcache_fetch_free(struct rcache_fetch *f)
 {
+	put_pid(f->daemon);
 	mempool_free(f, &rcache_fetch_pool);
 }
 

@@ -14,6 +14,7 @@
 #include <linux/hashtable.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/pid.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -423,7 +424,8 @@ struct rcache {
  * the same cache device keeps those bytes out of use
  * (rcache_daemon_orphan_ranges()).  The daemon's answer ends an ORPHAN and
  * frees its slot; an ORPHAN whose daemon is lost is never answered and
- * lasts as long as the module.
+ * lasts until that daemon's process is gone (its thread group reaped: no
+ * thread of it, io_uring workers included, can start a write any more).
  */
 enum rcache_fetch_state {
 	RCACHE_FETCH_NEW,		/* not on the daemon's lists yet */
@@ -458,6 +460,7 @@ struct rcache_fetch {
 	bool daemon_lost;		/* ORPHAN: its daemon went away unanswering */
 	bool fenced;			/* under the device lock: invalidated while in flight */
 	u32 daemon_gen;			/* the daemon it was sent to (rcache_daemon.gen) */
+	struct pid *daemon;		/* ...and its process, referenced */
 	unsigned long queued_at;	/* jiffies */
 	unsigned long sent_at;		/* jiffies, first sent */
 	struct bio_list waiters;

@@ -531,13 +531,171 @@ assert d["size_bytes"] == int(size), (d["size_bytes"], size)
 	# dmsetup status: the documented positional fields
 	local -a f
 	read -r -a f <<<"$(dmsetup status st)"
-	assert_eq "${#f[@]}" 24 "dmsetup status field count"
+	assert_eq "${#f[@]}" 27 "dmsetup status field count"
 	assert_eq "${f[2]}" rcache "target"
 	assert_eq "${f[3]}" 2048 "block_sectors"
 	assert_eq "${f[4]}" 0/40 "cached/total"
 	assert_eq "${f[11]}" "$(field st daemon)" "daemon"
 	assert_eq "${f[13]}" ready "mode"
 	rcachectl remove st
+}
+
+# await_line FILE REGEX N: until FILE has N lines matching REGEX (10 s)
+await_line() {
+	local i
+	for i in $(seq 1 100); do
+		[ "$(grep -cE "$2" "$1")" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	die "$1: fewer than $3 lines matching '$2': $(cat "$1")"
+}
+
+# A scripted fake daemon (nlprobe fake-daemon script) answers by hand:
+# FETCH_DONE must name the request's device and block (else it is ignored
+# and counted stale); a fill held past fill_timeout fails its reader with
+# EIO and its late answer is ignored and counted; a fill in flight when its
+# block is invalidated validates nothing (the read misses again).
+test_fetch_done_checked() {
+	local fake reader err start end stale0 late0
+	wipe $C0
+	rcachectl create fd --origin file://$ORIGIN --cache $C0 --no-prefetch --fill-timeout 3
+	rm -f /data/fd.cmd /data/fd.out
+	mkfifo /data/fd.cmd
+	nlprobe fake-daemon script </data/fd.cmd >/data/fd.out &
+	fake=$!
+	exec 7>/data/fd.cmd
+	wait_for_daemon fd
+	stale0=$(field fd stale_replies)
+	late0=$(field fd late_replies)
+	# another device's id, then another block: ignored, the reader waits
+	dd if=/dev/mapper/fd of=/data/fd.blk bs=4k skip=$((3 * 256)) count=1 iflag=direct status=none &
+	reader=$!
+	printf 'wait 1\nreply 1 0 dev\nreply 1 0 block\n' >&7
+	await_line /data/fd.out '^reply 1 2$' 2
+	sleep 0.3
+	kill -0 $reader 2>/dev/null || die "a reply naming another device or block ended the read"
+	assert_eq "$(field fd stale_replies)" $((stale0 + 2)) "stale replies (wrong device, wrong block)"
+	assert_eq "$(field fd cached_blocks)" 0 "blocks cached by wrong replies"
+	echo "reply 1 0" >&7
+	wait $reader || die "the right reply did not complete the read"
+	grep -q '^reply 1 0$' /data/fd.out || die "the right reply was refused: $(cat /data/fd.out)"
+	assert_eq "$(field fd cached_blocks)" 1 "blocks cached by the right reply"
+	# held past fill_timeout (3 s): EIO, counted; the answer then is late
+	echo "wait 2" >&7
+	read_mib /dev/mapper/fd 5 1 /data/fd.to
+	read -r err start end </data/fd.to
+	assert_eq "$err" 5 "errno of a read whose fill outlived fill_timeout (EIO)"
+	echo "fill_timeout 3 s: EIO after $((end - start)) ms"
+	assert_ge $((end - start)) 2900 "ms before EIO (fill_timeout 3)"
+	assert_le $((end - start)) 7000 "ms before EIO (fill_timeout 3)"
+	assert_eq "$(field fd fill_timeouts)" 1 "fill timeouts"
+	assert_eq "$(field fd fetches_inflight)" 0 "fetches in flight after the timeout"
+	grep -q '^FETCH req_id=[0-9]* block=5 ' /data/fd.out || die "no FETCH for block 5"
+	echo "reply 2 0" >&7
+	await_line /data/fd.out '^reply 2 ' 1
+	grep -q '^reply 2 0$' /data/fd.out || die "late reply refused: $(cat /data/fd.out)"
+	assert_eq "$(field fd late_replies)" $((late0 + 1)) "late replies"
+	assert_eq "$(field fd stale_replies)" $((stale0 + 2)) "stale replies after the late one"
+	assert_eq "$(field fd cached_blocks)" 1 "blocks cached by a late reply"
+	# invalidated while its fill is in flight: that fill validates nothing,
+	# the read misses again (and fails with the second fill)
+	dd if=/dev/mapper/fd of=/dev/null bs=4k skip=$((7 * 256)) count=1 iflag=direct status=none &
+	reader=$!
+	echo "wait 3" >&7
+	await_line /data/fd.out '^got 3$' 1
+	dmsetup message fd 0 invalidate 0-$((ORIGIN_SIZE / 512))
+	printf 'reply 3 0\nwait 4\nreply 4 5\n' >&7
+	if wait $reader; then die "a fill invalidated in flight served its read"; fi
+	grep -q '^FETCH req_id=[0-9]* block=7 .*' /data/fd.out || die "no FETCH for block 7"
+	assert_eq "$(grep -c '^FETCH req_id=[0-9]* block=7 ' /data/fd.out)" 2 "FETCHes of block 7 (fenced, then again)"
+	assert_eq "$(field fd cached_blocks)" 0 "blocks cached after invalidate"
+	exec 7>&-
+	wait $fake || die "fake daemon failed: $(cat /data/fd.out)"
+	rcachectl remove fd
+}
+
+# SET_STATE allows READY -> STALE only; the kernel makes a device FAILED
+# (metadata write error); nothing but a table load leaves STALE or FAILED.
+test_state_transitions() {
+	local out sz
+	wipe $C0
+	sz=$(blockdev --getsz $C0)
+	dmsetup create cdev0 --table "0 $sz linear $C0 0"
+	dmsetup mknodes cdev0
+	start_daemon
+	rcachectl create tr --origin file://$ORIGIN --cache /dev/mapper/cdev0 --commit-interval 0
+	dd if=/dev/mapper/tr of=/dev/null bs=1M count=1 iflag=direct status=none
+	stop_daemon
+	out=$(nlprobe set-state tr 2)
+	case $out in "22 "*"may only set the state stale"*) ;; *) die "SET_STATE failed was not refused: $out" ;; esac
+	assert_eq "$(field tr mode)" ready "mode after a refused SET_STATE failed"
+	out=$(nlprobe set-state tr 1)
+	assert_eq "$out" "0 " "SET_STATE stale"
+	assert_eq "$(field tr mode)" stale "mode"
+	out=$(nlprobe set-state tr 0)
+	echo "stale -> ready: $out"
+	case $out in "22 "*) ;; *) die "stale -> ready not refused: $out" ;; esac
+	assert_eq "$(field tr mode)" stale "mode after stale -> ready"
+	# a metadata write error: the kernel makes it failed
+	dmsetup suspend cdev0
+	dmsetup load cdev0 --table "0 $sz error"
+	dmsetup resume cdev0
+	python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    os.fsync(fd)
+except OSError:
+    pass' /dev/mapper/tr
+	assert_eq "$(field tr mode)" failed "mode after a metadata write error"
+	out=$(nlprobe set-state tr 0)
+	case $out in "22 "*) ;; *) die "failed -> ready not refused: $out" ;; esac
+	out=$(nlprobe set-state tr 1)
+	echo "failed -> stale: $out"
+	case $out in "22 "*"a failed device stays failed"*) ;; *) die "failed -> stale not refused: $out" ;; esac
+	assert_eq "$(field tr mode)" failed "mode after failed -> ready and failed -> stale"
+	rcachectl remove tr
+	dmsetup remove cdev0
+}
+
+# While one device loads its metadata (a table reload; the reads of its
+# cache device take 3 s each under dm-delay), netlink requests for another
+# device are answered at once: GET_STATUS, and the FETCH_DONE of a miss.
+test_netlink_during_load() {
+	local sz t0 ms loader
+	make_origin /data/img3 $((8 * MiB)) 3
+	wipe $C0
+	wipe $C1
+	sz=$(blockdev --getsz $C1)
+	dmsetup create dly --table "0 $sz delay $C1 0 0"
+	dmsetup mknodes dly
+	start_daemon
+	rcachectl create ld --origin file://$ORIGIN --cache /dev/mapper/dly
+	rcachectl create other --origin file:///data/img3 --cache $C0
+	dmsetup suspend dly
+	dmsetup load dly --table "0 $sz delay $C1 0 3000"
+	dmsetup resume dly
+	dmsetup load ld --table "$(dmsetup table ld | cut -d' ' -f1-)"
+	t0=$(now_ms)
+	dmsetup resume ld &
+	loader=$!
+	sleep 1
+	ms=$(now_ms)
+	nlprobe status other >/data/ld.status || die "GET_STATUS failed"
+	ms=$(($(now_ms) - ms))
+	echo "GET_STATUS during the load: $ms ms"
+	assert_le $ms 1500 "ms for GET_STATUS while another device loads its metadata"
+	ms=$(now_ms)
+	assert_eq "$(sha_blocks /dev/mapper/other 2 1)" \
+		"$(dd if=/data/img3 bs=1M skip=2 count=1 status=none | sha256sum | cut -d' ' -f1)" "a miss of the other device"
+	ms=$(($(now_ms) - ms))
+	echo "a miss during the load: $ms ms"
+	assert_le $ms 1500 "ms for a miss of another device while one loads its metadata"
+	kill -0 $loader 2>/dev/null || die "the load was over before the checks (not slow enough)"
+	wait $loader || die "resume failed"
+	echo "reload and resume took $(($(now_ms) - t0)) ms"
+	rcachectl remove other
+	rcachectl remove ld
+	dmsetup remove dly
+	stop_daemon
 }
 
 test_stale_and_lost_replies() {
@@ -598,7 +756,7 @@ test_suspend_without_daemon() {
 }
 
 # Kernel nfsd in the guest exports a tmpfs directory over 127.0.0.1.
-test_nfs_origin() {
+nfs_up() {
 	modprobe nfsd
 	mkdir -p /export /mnt/nfs /proc/fs/nfsd /var/lib/nfs/v4recovery
 	mountpoint -q /export || mount -t tmpfs -o size=200M export /export
@@ -609,9 +767,13 @@ test_nfs_origin() {
 	rpcbind -w 2>/dev/null || rpcbind
 	exportfs -ra
 	rpc.nfsd -N 3 8
-	rpc.mountd -N 3
-	timeout 60 mount -t nfs4 -o vers=4.2,ro 127.0.0.1:/ /mnt/nfs
+	pgrep -x rpc.mountd >/dev/null || rpc.mountd -N 3
+	mountpoint -q /mnt/nfs || timeout 60 mount -t nfs4 -o vers=4.2,ro 127.0.0.1:/ /mnt/nfs
 	assert_eq "$(sha_file /mnt/nfs/ds.img)" "$(sha_file /export/ds.img)" "file over NFS"
+}
+
+test_nfs_origin() {
+	nfs_up
 	wipe $C1
 	start_daemon
 	rcachectl create nfs --origin file:///mnt/nfs/ds.img --cache $C1 --block-size 256K
@@ -627,6 +789,44 @@ test_nfs_origin() {
 	rcachectl remove nfs
 	stop_daemon
 	umount /mnt/nfs
+}
+
+# The NFS server stops (nfsd threads gone) under a reader: the daemon's read
+# of the origin hangs, and the reader gets EIO at fill_timeout; a suspend
+# begun meanwhile returns then, and the device can be removed while the
+# daemon still holds the fills.
+test_fill_timeout_nfs() {
+	local reader err start end t0 ms timeout=4
+	nfs_up
+	wipe $C1
+	start_daemon
+	rcachectl create nft --origin file:///mnt/nfs/ds.img --cache $C1 --block-size 256K \
+		--no-prefetch --fill-timeout $timeout
+	sha_blocks /dev/mapper/nft 0 1 >/dev/null	# the daemon has the file open
+	rpc.nfsd 0
+	read_mib /dev/mapper/nft 8 1 /data/nft &
+	reader=$!
+	sleep 1
+	[ ! -e /data/nft ] || die "the read ended with nfsd stopped: $(cat /data/nft)"
+	t0=$(now_ms)
+	timeout 30 dmsetup suspend nft || die "suspend did not return"
+	ms=$(($(now_ms) - t0))
+	echo "suspend with a hung fill returned after $ms ms"
+	assert_le $ms $((timeout * 1000 + 4000)) "ms for suspend with a hung fill"
+	wait $reader
+	read -r err start end </data/nft
+	assert_eq "$err" 5 "errno of a read whose NFS server stopped (EIO)"
+	echo "EIO after $((end - start)) ms (fill_timeout $timeout s)"
+	assert_ge $((end - start)) $((timeout * 1000 - 100)) "ms before EIO"
+	assert_le $((end - start)) $((timeout * 1000 + 4000)) "ms before EIO"
+	dmsetup resume nft
+	assert_ge "$(field nft fill_timeouts)" 1 "fill timeouts"
+	t0=$(now_ms)
+	timeout 30 dmsetup remove nft || die "remove did not return with fills held"
+	echo "remove with fills held took $(($(now_ms) - t0)) ms"
+	rpc.nfsd -N 3 8
+	kill9_daemon
+	umount -l /mnt/nfs
 }
 
 test_remove_and_rmmod() {
@@ -829,12 +1029,16 @@ TESTS=(
 	two_devices_and_dmsetup test_two_devices_and_dmsetup
 	cache_in_use_kernel test_cache_in_use_kernel
 	status_fields test_status_fields
+	fetch_done_checked test_fetch_done_checked
+	state_transitions test_state_transitions
+	netlink_during_load test_netlink_during_load
 	stale_and_lost_replies test_stale_and_lost_replies
 	one_fetch_per_block test_one_fetch_per_block
 	request_ids_cyclic test_request_ids_cyclic
 	slow_block_no_holdup test_slow_block_no_holdup
 	suspend_without_daemon test_suspend_without_daemon
 	nfs_origin test_nfs_origin
+	fill_timeout_nfs test_fill_timeout_nfs
 	remove_and_rmmod test_remove_and_rmmod
 )
 t_run_all "$@"

@@ -235,6 +235,57 @@ test_slow_request_does_not_stall_others() {
 	rcachectl remove s3
 }
 
+# The range GET of one block is accepted and then nothing comes (stall):
+# its reader gets EIO at fill_timeout (4 s), long before the daemon gives
+# up on the GET (http_stall_timeout, 12 s here); a suspend begun meanwhile
+# returns then.  The daemon's answer after its retry is late: ignored and
+# counted, and the block is read right afterwards.
+test_fill_timeout_stalled_get() {
+	local t0 ms reader late0 i
+	cfg_default "http_stall_timeout = 12"
+	start_daemon
+	rcachectl create ft --origin s3://bkt/obj --cache $C0 --block-size 64K --no-prefetch --fill-timeout 4
+	late0=$(field ft late_replies)
+	proxy_config "{\"fail_count\": 1, \"fail_kinds\": [\"stall\"], \"stall_ms\": 30000, \"fail_range\": [$((100 * 65536)), $((100 * 65536))]}"
+	python3 - /dev/mapper/ft $((100 * 65536)) /data/ft.out <<'PY' &
+import mmap, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 65536)
+err, start = 0, time.time()
+try:
+    os.preadv(fd, [buf], int(sys.argv[2]))
+except OSError as e:
+    err = e.errno
+with open(sys.argv[3], "w") as f:
+    f.write("%d %d\n" % (err, (time.time() - start) * 1000))
+PY
+	reader=$!
+	sleep 1
+	t0=$(date +%s%N)
+	timeout 30 dmsetup suspend ft || die "suspend did not return"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "suspend with a stalled GET returned after $ms ms"
+	assert_le $ms 8000 "ms for suspend with a stalled GET"
+	dmsetup resume ft
+	wait $reader
+	read -r err ms </data/ft.out
+	echo "reader: errno $err after $ms ms"
+	assert_eq "$err" 5 "errno of a read whose GET stalled (EIO)"
+	assert_ge $ms 3900 "ms before EIO (fill_timeout 4)"
+	assert_le $ms 8000 "ms before EIO (fill_timeout 4)"
+	assert_eq "$(field ft fill_timeouts)" 1 "fill timeouts"
+	assert_eq "$(stat "s['faults'].get('stall', 0)")" 1 "stalls injected"
+	for i in $(seq 1 300); do
+		[ "$(field ft late_replies)" -gt "$late0" ] && break
+		sleep 0.1
+	done
+	assert_eq "$(field ft late_replies)" $((late0 + 1)) "late replies (the daemon's retry)"
+	assert_eq "$(field ft cached_blocks)" 0 "blocks cached by a late reply"
+	assert_eq "$(blocks_sha /dev/mapper/ft 100 1 65536)" "$(file_sha /data/obj 100 1 65536)" \
+		"the block read again"
+	rcachectl remove ft
+}
+
 # fault_run KIND[:MODE]: 30% of GETs get KIND (reset and overlong: in the
 # variant MODE, and only that one); every byte must still be right
 fault_run() {
@@ -865,6 +916,7 @@ TESTS=(
 	sha_cold_warm_concurrent test_sha_cold_warm_concurrent
 	coalescing_and_parallelism test_coalescing_and_parallelism
 	slow_request_does_not_stall_others test_slow_request_does_not_stall_others
+	fill_timeout_stalled_get test_fill_timeout_stalled_get
 	faults_30_percent test_faults_30_percent
 	retry_budget_exhausted test_retry_budget_exhausted
 	retry_budget_every_fault test_retry_budget_every_fault

@@ -9,6 +9,7 @@
  *   nlprobe reply REQ_ID ERRNO   a FETCH_DONE (DEV_ID and BLOCK 0) from a
  *                                process that is not the registered daemon;
  *                                prints the errno
+ *   nlprobe status NAME          GET_STATUS of device NAME; prints its state
  *   nlprobe set-state NAME STATE SET_STATE of device NAME to STATE (a number);
  *                                prints "errno message"
  *   nlprobe fake-daemon script   registers, prints every FETCH, and runs
@@ -342,6 +343,22 @@ static int script_daemon(void)
 	return 0;
 }
 
+static int get_status(const char *name)
+{
+	struct rc_nl_device *dev = calloc(1, sizeof(*dev));
+	struct rc_genl g;
+	struct rc_err err;
+
+	if (!dev || rc_genl_open(&g, &err) || rc_genl_get_device_by_name(&g, name, dev, &err)) {
+		fprintf(stderr, "%s\n", dev ? err.msg : "out of memory");
+		return 2;
+	}
+	printf("state %u\n", dev->state);
+	rc_genl_close(&g);
+	free(dev);
+	return 0;
+}
+
 static int set_state(const char *name, uint32_t state)
 {
 	struct rc_nl_device *dev = calloc(1, sizeof(*dev));
@@ -376,6 +393,8 @@ int main(int argc, char **argv)
 					     strtoul(argv[3], NULL, 0)));
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "status"))
+		return get_status(argv[2]);
 	if (argc == 4 && !strcmp(argv[1], "set-state"))
 		return set_state(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "fake-daemon") && !strcmp(argv[2], "script"))
@@ -384,7 +403,7 @@ int main(int argc, char **argv)
 		return hold_daemon(atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "fake-daemon"))
 		return fake_daemon(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | set-state NAME STATE |\n"
+	fprintf(stderr, "usage: nlprobe perm | reply REQ_ID ERRNO | status NAME | set-state NAME STATE |\n"
 		"       fake-daemon script | fake-daemon eio|drop|hold N\n");
 	return 2;
 }
