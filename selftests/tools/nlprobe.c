@@ -28,7 +28,7 @@
  *               seconds after the first), then answers each with
  *               ERRNO=EIO; prints "fetches COUNT" (how many the kernel sent
  *               meanwhile)
- *   Every FETCH is printed as "FETCH req_id=ID block=B resend=0|1".
+ *   Every FETCH is printed as "FETCH req_id=ID block=B resend=0|1 offset=CACHE_OFFSET".
  */
 #include <errno.h>
 #include <netlink/genl/genl.h>
@@ -132,8 +132,9 @@ static int on_msg(struct nl_msg *msg, void *arg)
 
 static void print_fetch(const struct rc_nl_fetch *fx)
 {
-	printf("FETCH req_id=%u block=%llu resend=%d\n", fx->req_id,
-	       (unsigned long long)fx->block, !!(fx->flags & RCACHE_FETCH_F_RESEND));
+	printf("FETCH req_id=%u block=%llu resend=%d offset=%llu\n", fx->req_id,
+	       (unsigned long long)fx->block, !!(fx->flags & RCACHE_FETCH_F_RESEND),
+	       (unsigned long long)fx->cache_offset);
 	fflush(stdout);
 }
 
