@@ -346,7 +346,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	} else {
 		rcache_fetch_free(f);
 	}
-	if (waiters || err == -ECANCELED || !filled)
+	if (waiters || err == -ECANCELED)
 		rcache_kick(rc);
 	if (idle)
 		wake_up(&rc->idle);

@@ -241,7 +241,7 @@ test_slow_request_does_not_stall_others() {
 # returns then.  The daemon's answer after its retry is late: ignored and
 # counted, and the block is read right afterwards.
 test_fill_timeout_stalled_get() {
-	local t0 ms reader late0 i
+	local t0 ms reader late0 i err
 	cfg_default "http_stall_timeout = 12"
 	start_daemon
 	rcachectl create ft --origin s3://bkt/obj --cache $C0 --block-size 64K --no-prefetch --fill-timeout 4
@@ -260,7 +260,12 @@ with open(sys.argv[3], "w") as f:
     f.write("%d %d\n" % (err, (time.time() - start) * 1000))
 PY
 	reader=$!
-	sleep 1
+	# the read waits for its fill (dmsetup status field 10: fills in flight)
+	for i in $(seq 1 300); do
+		[ "$(dmsetup status ft | cut -d' ' -f10)" -ge 1 ] && break
+		sleep 0.1
+	done
+	assert_ge "$(dmsetup status ft | cut -d' ' -f10)" 1 "fills in flight"
 	t0=$(date +%s%N)
 	timeout 30 dmsetup suspend ft || die "suspend did not return"
 	ms=$((($(date +%s%N) - t0) / 1000000))

@@ -10,6 +10,7 @@
  *                                process that is not the registered daemon;
  *                                prints the errno
  *   nlprobe status NAME          GET_STATUS of device NAME; prints its state
+ *                                and how long the request took
  *   nlprobe set-state NAME STATE SET_STATE of device NAME to STATE (a number);
  *                                prints "errno message"
  *   nlprobe fake-daemon script   registers, prints every FETCH, and runs
@@ -349,12 +350,18 @@ static int get_status(const char *name)
 	struct rc_nl_device *dev = calloc(1, sizeof(*dev));
 	struct rc_genl g;
 	struct rc_err err;
+	long long t0;
 
-	if (!dev || rc_genl_open(&g, &err) || rc_genl_get_device_by_name(&g, name, dev, &err)) {
+	if (!dev || rc_genl_open(&g, &err)) {
 		fprintf(stderr, "%s\n", dev ? err.msg : "out of memory");
 		return 2;
 	}
-	printf("state %u\n", dev->state);
+	t0 = now_ms();
+	if (rc_genl_get_device_by_name(&g, name, dev, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 2;
+	}
+	printf("state %u ms %lld\n", dev->state, now_ms() - t0);
 	rc_genl_close(&g);
 	free(dev);
 	return 0;
