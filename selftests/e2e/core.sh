@@ -16,6 +16,19 @@ make_origin $ORIGIN $ORIGIN_SIZE 1
 ORIGIN_SHA=$(sha_file $ORIGIN)
 load_module || t_fail module-load "insmod dm-rcache.ko failed"
 
+# field NAME KEY, as lib.sh's, without starting python for a number or a
+# word (python's start-up is most of a status read under TCG)
+field() {
+	case $2 in
+	reason | origin | name | cache_dev | health_reason | gpus | pci_* | cached_percent | hit_ratio)
+		rcachectl status "$1" --json | python3 -c "import json,sys; v=json.load(sys.stdin)['$2']; print(str(v).lower() if isinstance(v,bool) else v)"
+		;;
+	*)
+		rcachectl status "$1" --json | grep -o "\"$2\":[^,}]*" | head -n 1 | cut -d: -f2- | tr -d '"'
+		;;
+	esac
+}
+
 # dev_numbers DEV: "major:minor", as tables and the status name devices
 dev_numbers() {
 	printf '%d:%d' $((0x$(stat -L -c %t "$1"))) $((0x$(stat -L -c %T "$1")))
