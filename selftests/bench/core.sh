@@ -18,23 +18,41 @@ make_origin /data/img $SIZE 5
 load_module
 note "origin 256 MiB, block 1 MiB, $(nproc) vCPUs under TCG, $BENCH_PAIRS interleaved pairs per figure"
 
+# perf_hit_path RCACHE_DEV LINEAR_DEV SIZE (BENCH_PERF=1; needs linux-perf):
+# where the CPU goes during warm 4 KiB random reads through each device,
+# kernel symbols by self time, in perf-rcache.txt and perf-linear.txt
+perf_hit_path() {
+	local dev which
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	for which in rcache linear; do
+		dev=$1
+		[ $which = linear ] && dev=$2
+		perf record -q -a -g -o "$OUT/perf-$which.data" -- \
+			fio --name=p --filename="$dev" --size="$3" --direct=1 --ioengine=io_uring \
+			--time_based --runtime=10 --rw=randread --bs=4k --iodepth=32 --randrepeat=0 \
+			>/dev/null 2>"$OUT/perf-$which.err"
+		perf report -q -i "$OUT/perf-$which.data" --no-children --sort sym --percent-limit 0.5 \
+			--stdio -g none >"$OUT/perf-$which.txt" 2>>"$OUT/perf-$which.err"
+		perf report -q -i "$OUT/perf-$which.data" --children --sort sym --percent-limit 1 \
+			--stdio -g caller,0.5,callee --symbol-filter=rcache >"$OUT/perf-$which-callers.txt" 2>&1
+		note "perf, warm 4 KiB random reads through $which: top kernel symbols by self time in perf-$which.txt (run directory)"
+	done
+}
+
 # --- warm reads: rcache vs the raw cache device (the same sectors) ---
 start_daemon
 rcachectl create w --origin file:///data/img --cache $C0 >/dev/null
 cat /dev/mapper/w >/dev/null
 [ "$(field w cached_blocks)" = 256 ] || t_fail bench/warm "device not fully cached"
 data_start=$((1 * MiB))	# 256 slots: superblock + metadata fit below 1 MiB
-compare warm_seq_1M_direct MB/s raw "fio_run $C0 $data_start $SIZE seq" \
-	rcache "fio_run /dev/mapper/w 0 $SIZE seq"
-compare warm_rand_4k_qd32 IOPS raw "fio_run $C0 $data_start $SIZE rand" \
-	rcache "fio_run /dev/mapper/w 0 $SIZE rand"
-# calibration: the thinnest dm target over the same sectors
+# calibration and target: the thinnest dm target over the same sectors of
+# the same disk, measured in the same rounds as rcache
 dmsetup create lin --table "0 $((SIZE / 512)) linear $C0 $((data_start / 512))"
 dmsetup mknodes lin
-compare dmlinear_warm_seq_1M MB/s raw "fio_run $C0 $data_start $SIZE seq" \
-	dm-linear "fio_run /dev/mapper/lin 0 $SIZE seq"
-compare dmlinear_warm_rand_4k_qd32 IOPS raw "fio_run $C0 $data_start $SIZE rand" \
-	dm-linear "fio_run /dev/mapper/lin 0 $SIZE rand"
+hit_path seq "warm_seq_1M_direct" MB/s "$C0" "$data_start" /dev/mapper/w /dev/mapper/lin $SIZE
+hit_path rand "warm_rand_4k_qd32" IOPS "$C0" "$data_start" /dev/mapper/w /dev/mapper/lin $SIZE
+[ "${BENCH_PERF:-0}" = 1 ] && perf_hit_path /dev/mapper/w /dev/mapper/lin $SIZE
 dmsetup remove lin
 rcachectl remove w
 
