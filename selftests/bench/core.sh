@@ -18,23 +18,49 @@ make_origin /data/img $SIZE 5
 load_module
 note "origin 256 MiB, block 1 MiB, $(nproc) vCPUs under TCG, $BENCH_PAIRS interleaved pairs per figure"
 
+# perf_hit_path RCACHE_DEV LINEAR_DEV SIZE (BENCH_PERF=1; needs linux-perf):
+# where the CPU goes during warm 4 KiB random reads through each device, in
+# the run directory: perf-DEV-dso.txt (share per module), perf-DEV-sym.txt
+# (symbols by self time) and perf-DEV-children.txt (by time including
+# callees).  Under TCG there is no PMU: perf samples the cpu-clock, which
+# lands where interrupts get enabled again, so read shares, not hot spots.
+# The samples go to the guest's /tmp: writing them over 9p would be sampled.
+perf_hit_path() {
+	local dev which data
+	echo 0 >/proc/sys/kernel/kptr_restrict
+	echo -1 >/proc/sys/kernel/perf_event_paranoid
+	for which in rcache linear; do
+		dev=$1
+		[ $which = linear ] && dev=$2
+		data=/tmp/perf-$which.data
+		perf record -q -a -g -F 2000 -o $data -- \
+			fio --name=p --filename="$dev" --size="$3" --direct=1 --ioengine=io_uring \
+			--time_based --runtime=8 --rw=randread --bs=4k --iodepth=32 --randrepeat=0 \
+			>/dev/null 2>"$OUT/perf-$which.err"
+		perf report -q -i $data --no-children --sort dso --stdio -g none \
+			>"$OUT/perf-$which-dso.txt" 2>>"$OUT/perf-$which.err"
+		perf report -q -i $data --no-children --sort sym --stdio -g none --percent-limit 0.03 \
+			>"$OUT/perf-$which-sym.txt" 2>>"$OUT/perf-$which.err"
+		perf report -q -i $data --children --sort sym --stdio -g none --percent-limit 0.03 \
+			>"$OUT/perf-$which-children.txt" 2>>"$OUT/perf-$which.err"
+		rm -f $data
+		note "perf, warm 4 KiB random reads through $which: $(awk '/dm_rcache|dm_mod/ {printf "%s %s  ", $1, $NF}' "$OUT/perf-$which-dso.txt")(perf-$which-*.txt in the run directory)"
+	done
+}
+
 # --- warm reads: rcache vs the raw cache device (the same sectors) ---
 start_daemon
 rcachectl create w --origin file:///data/img --cache $C0 >/dev/null
 cat /dev/mapper/w >/dev/null
 [ "$(field w cached_blocks)" = 256 ] || t_fail bench/warm "device not fully cached"
 data_start=$((1 * MiB))	# 256 slots: superblock + metadata fit below 1 MiB
-compare warm_seq_1M_direct MB/s raw "fio_run $C0 $data_start $SIZE seq" \
-	rcache "fio_run /dev/mapper/w 0 $SIZE seq"
-compare warm_rand_4k_qd32 IOPS raw "fio_run $C0 $data_start $SIZE rand" \
-	rcache "fio_run /dev/mapper/w 0 $SIZE rand"
-# calibration: the thinnest dm target over the same sectors
+# calibration and target: the thinnest dm target over the same sectors of
+# the same disk, measured in the same rounds as rcache
 dmsetup create lin --table "0 $((SIZE / 512)) linear $C0 $((data_start / 512))"
 dmsetup mknodes lin
-compare dmlinear_warm_seq_1M MB/s raw "fio_run $C0 $data_start $SIZE seq" \
-	dm-linear "fio_run /dev/mapper/lin 0 $SIZE seq"
-compare dmlinear_warm_rand_4k_qd32 IOPS raw "fio_run $C0 $data_start $SIZE rand" \
-	dm-linear "fio_run /dev/mapper/lin 0 $SIZE rand"
+hit_path seq "warm_seq_1M_direct" MB/s "$C0" "$data_start" /dev/mapper/w /dev/mapper/lin $SIZE
+hit_path rand "warm_rand_4k_qd32" IOPS "$C0" "$data_start" /dev/mapper/w /dev/mapper/lin $SIZE
+[ "${BENCH_PERF:-0}" = 1 ] && perf_hit_path /dev/mapper/w /dev/mapper/lin $SIZE
 dmsetup remove lin
 rcachectl remove w
 
