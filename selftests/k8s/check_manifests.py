@@ -45,7 +45,44 @@ def declared(conf):
     return list(out.values())
 
 
-def check_node(name, objs):
+def metrics_address(rcd, ds, conf):
+    """With the host's network, /metrics listens where the manifest says:
+    the node's address (the downward API's status.hostIP) or another named
+    one; not every interface of the node (0.0.0.0, ::), and not rcached's
+    default 127.0.0.1 (out of the scraper's reach).  The port is the
+    container's "metrics" port and the prometheus.io/port annotation."""
+    p = []
+    args = rcd.get("command", []) + rcd.get("args", [])
+    if "--metrics-listen" in args[:-1]:
+        listen = args[args.index("--metrics-listen") + 1]
+    else:
+        m = re.search(r"^\s*metrics_listen\s*=\s*(\S+)", conf or "", re.M)
+        listen = m.group(1) if m else None
+    if not listen:
+        return ["rcached serves no /metrics (no --metrics-listen or metrics_listen)"]
+    host, _, port = listen.rpartition(":")
+    var = re.fullmatch(r"\$\((\w+)\)", host)
+    if not host:
+        p.append("metrics address %s names no host: rcached binds 127.0.0.1" % listen)
+    elif host in ("0.0.0.0", "::", "[::]"):
+        p.append("metrics address %s: every interface of the node" % listen)
+    elif var:
+        env = {e["name"]: e for e in rcd.get("env", [])}
+        ref = env.get(var.group(1), {}).get("valueFrom", {}).get("fieldRef", {})
+        if ref.get("fieldPath") != "status.hostIP":
+            p.append("metrics address %s: $(%s) is not the downward API's status.hostIP"
+                     % (listen, var.group(1)))
+    ports = [str(c["containerPort"]) for c in rcd.get("ports", []) if c.get("name") == "metrics"]
+    if ports != [port]:
+        p.append("metrics port %s is not the container's 'metrics' port %s" % (port, ports))
+    ann = ds["spec"]["template"]["metadata"].get("annotations", {})
+    if ann.get("prometheus.io/port") != port:
+        p.append("prometheus.io/port %s is not the metrics port %s"
+                 % (ann.get("prometheus.io/port"), port))
+    return p
+
+
+def check_node(name, objs, conf):
     p = []
     for kind, n in (("Namespace", "rcache-system"), ("ServiceAccount", "rcache"),
                     ("ConfigMap", "rcache-config"), ("Secret", "rcache-s3-credentials"),
@@ -92,6 +129,13 @@ def check_node(name, objs):
     for c in (rcd, plugin):
         if c and not any(mounts(c).get(v) == "/etc/rcache" for v in conf_vol):
             p.append("%s does not mount the ConfigMap at /etc/rcache" % c["name"])
+    # issue 11: the genetlink family lives in the host's network namespace
+    if spec.get("hostNetwork") is not True:
+        p.append("no hostNetwork: true (rcached cannot reach dm-rcache's netlink family)")
+    elif spec.get("dnsPolicy") != "ClusterFirstWithHostNet":
+        p.append("hostNetwork without dnsPolicy: ClusterFirstWithHostNet")
+    if rcd:
+        p += metrics_address(rcd, ds, conf)
     # the report rcached writes and the plugin reads: one volume
     if rcd and plugin:
         run = [n for n, path in mounts(rcd).items() if path == "/run/rcached"]
@@ -130,10 +174,10 @@ def main():
     for path in sorted(glob.glob(os.path.join(rendered, "*.yaml"))):
         name = os.path.basename(path)[:-5]
         objs = objects(path)
-        check_node(name, objs)
         cm = objs.get(("ConfigMap", "rcache-config"))
         if cm:
             confs[name] = cm["data"]["rcached.conf"]
+        check_node(name, objs, confs.get(name))
     over = {n: c for n, c in confs.items() if n != "base"}
     result("overlays-declare-datasets",
            [] if over and all(declared(c) for c in over.values()) else

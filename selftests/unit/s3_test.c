@@ -210,9 +210,53 @@ static void aws_endpoint_precedence(void)
 	t.have_conf = false;
 	CHECK(load(&t, &a, &e) == 0);
 	CHECK_STR(a.endpoint, "http://profile:1");
-	CHECK_STR(a.sts_endpoint, "http://profile:1");	/* STS at the S3 endpoint */
+	/* an endpoint for objects is not one for the web identity token */
+	CHECK_STR(a.sts_endpoint, "https://sts.us-east-1.amazonaws.com");
 	t.have_conf = true;
 	aws_env_end(&t);
+}
+
+/*
+ * The web identity token goes to STS only: AWS_ENDPOINT_URL_STS,
+ * sts_endpoint_url, the all-services AWS_ENDPOINT_URL, or AWS's regional
+ * STS; never to an S3-only endpoint (AWS_ENDPOINT_URL_S3, endpoint_url).
+ */
+static void aws_sts_endpoint_never_s3(void)
+{
+	struct aws_env t;
+	struct rc_aws a;
+	struct rc_err e;
+	char out[128];
+
+	aws_env_begin(&t, "[default]\nregion = eu-west-1\n", NULL,
+		      "[s3]\nendpoint_url = http://objects.conf:2\n");
+	setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
+	setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r", 1);
+	setenv("AWS_ENDPOINT_URL_S3", "http://objects.env:4", 1);
+	CHECK(load(&t, &a, &e) == 0);
+	CHECK(a.source == RC_CREDS_WEB_IDENTITY);
+	CHECK_STR(a.endpoint, "http://objects.env:4");
+	CHECK_STR(a.sts_endpoint, "https://sts.eu-west-1.amazonaws.com");
+	unsetenv("AWS_ENDPOINT_URL_S3");
+	CHECK(load(&t, &a, &e) == 0);
+	CHECK_STR(a.endpoint, "http://objects.conf:2");
+	CHECK_STR(a.sts_endpoint, "https://sts.eu-west-1.amazonaws.com");
+	/* the all-services endpoint is STS's too */
+	setenv("AWS_ENDPOINT_URL", "http://all.env:5", 1);
+	setenv("AWS_ENDPOINT_URL_S3", "http://objects.env:4", 1);
+	CHECK(load(&t, &a, &e) == 0);
+	CHECK_STR(a.sts_endpoint, "http://all.env:5");
+	setenv("AWS_ENDPOINT_URL_STS", "http://sts.env:6", 1);
+	CHECK(load(&t, &a, &e) == 0);
+	CHECK_STR(a.sts_endpoint, "http://sts.env:6");
+	aws_env_end(&t);
+
+	rc_aws_sts_endpoint(out, sizeof(out), NULL, NULL, NULL, "ap-south-1");
+	CHECK_STR(out, "https://sts.ap-south-1.amazonaws.com");
+	rc_aws_sts_endpoint(out, sizeof(out), NULL, "http://sts.conf", "http://all", "r");
+	CHECK_STR(out, "http://sts.conf");
+	rc_aws_sts_endpoint(out, sizeof(out), "http://sts.env", "http://sts.conf", "http://all", "r");
+	CHECK_STR(out, "http://sts.env");
 }
 
 /*
@@ -460,6 +504,7 @@ int main(void)
 	RUN("s3", object_url);
 	RUN("s3", aws_region_precedence);
 	RUN("s3", aws_endpoint_precedence);
+	RUN("s3", aws_sts_endpoint_never_s3);
 	RUN("s3", aws_credential_precedence);
 	RUN("s3", aws_ca_bundle);
 	RUN("s3", http_retry_policy);

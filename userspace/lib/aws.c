@@ -136,6 +136,17 @@ void rc_aws_ca_bundle(const struct rc_ini *conf, char *out, size_t outlen)
 	rc_ini_free(&src.creds);
 }
 
+void rc_aws_sts_endpoint(char *out, size_t outlen, const char *sts_env, const char *sts_conf,
+			 const char *all_env, const char *region)
+{
+	const char *v = sts_env ? sts_env : sts_conf ? sts_conf : all_env;
+
+	if (v && *v)
+		snprintf(out, outlen, "%s", v);
+	else
+		snprintf(out, outlen, "https://sts.%s.amazonaws.com", region);
+}
+
 int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 {
 	struct aws_sources src = { .conf = conf };
@@ -161,16 +172,10 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 	while (*a->endpoint && a->endpoint[strlen(a->endpoint) - 1] == '/')
 		a->endpoint[strlen(a->endpoint) - 1] = '\0';
 
-	v = nonempty(getenv("AWS_ENDPOINT_URL_STS"));
-	if (!v)
-		v = setting(&src, NULL, "sts_endpoint_url");
-	if (!v)
-		v = ep;
-	if (v)
-		copy(a->sts_endpoint, sizeof(a->sts_endpoint), v);
-	else
-		snprintf(a->sts_endpoint, sizeof(a->sts_endpoint), "https://sts.%s.amazonaws.com",
-			 a->region);
+	rc_aws_sts_endpoint(a->sts_endpoint, sizeof(a->sts_endpoint),
+			    nonempty(getenv("AWS_ENDPOINT_URL_STS")),
+			    setting(&src, NULL, "sts_endpoint_url"),
+			    nonempty(getenv("AWS_ENDPOINT_URL")), a->region);
 
 	copy(a->ca_bundle, sizeof(a->ca_bundle), setting(&src, "AWS_CA_BUNDLE", "ca_bundle"));
 
@@ -326,8 +331,10 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 		 e_role, e_sess, e_tok, duration);
 	curl_free(e_role);
 	curl_free(e_sess);
+	if (e_tok)
+		explicit_bzero(e_tok, strlen(e_tok));
 	curl_free(e_tok);
-	memset(token, 0, sizeof(token));
+	explicit_bzero(token, sizeof(token));
 
 	curl_easy_setopt(h, CURLOPT_URL, a->sts_endpoint);
 	if (a->ca_bundle[0])
@@ -340,7 +347,7 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(h);
-	memset(body, 0, sizeof(body));
+	explicit_bzero(body, sizeof(body));
 	if (rc != CURLE_OK) {
 		r = rc_errf(err, EIO, "STS %s: %s", a->sts_endpoint, curl_easy_strerror(rc));
 		goto out;
@@ -369,7 +376,7 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 	rc_info("S3 credentials from %s, valid until %s", a->source_desc, field);
 out:
 	if (resp.p) {
-		memset(resp.p, 0, resp.len);
+		explicit_bzero(resp.p, resp.len);
 		free(resp.p);
 	}
 	return r;
@@ -463,7 +470,7 @@ int rc_aws_apply(const struct rc_aws *a, void *curl_handle, struct curl_slist **
 	if (a->session_token[0]) {
 		snprintf(line, sizeof(line), "x-amz-security-token: %s", a->session_token);
 		l = curl_slist_append(*hdrs, line);
-		memset(line, 0, sizeof(line));
+		explicit_bzero(line, sizeof(line));
 		if (!l)
 			return -ENOMEM;
 		*hdrs = l;
@@ -473,7 +480,17 @@ int rc_aws_apply(const struct rc_aws *a, void *curl_handle, struct curl_slist **
 
 void rc_aws_clear(struct rc_aws *a)
 {
-	memset(a->secret_key, 0, sizeof(a->secret_key));
-	memset(a->session_token, 0, sizeof(a->session_token));
-	memset(a->access_key, 0, sizeof(a->access_key));
+	explicit_bzero(a->secret_key, sizeof(a->secret_key));
+	explicit_bzero(a->session_token, sizeof(a->session_token));
+	explicit_bzero(a->access_key, sizeof(a->access_key));
+}
+
+void rc_curl_slist_free_wiped(struct curl_slist *l)
+{
+	struct curl_slist *i;
+
+	for (i = l; i; i = i->next)
+		if (i->data)
+			explicit_bzero(i->data, strlen(i->data));
+	curl_slist_free_all(l);
 }

@@ -16,6 +16,7 @@
 #define RCACHE_AWS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -71,5 +72,16 @@ int rc_aws_object_url(const struct rc_aws *a, const char *bucket, const char *ke
 int rc_aws_apply(const struct rc_aws *a, void *curl_handle, struct curl_slist **hdrs);
 /* Wipes the secrets. */
 void rc_aws_clear(struct rc_aws *a);
+/* curl_slist_free_all() of headers that may hold a session token, wiped first. */
+void rc_curl_slist_free_wiped(struct curl_slist *l);
+/*
+ * Where AssumeRoleWithWebIdentity goes: AWS_ENDPOINT_URL_STS (@sts_env),
+ * sts_endpoint_url of rcached.conf or the profile (@sts_conf), the
+ * all-services AWS_ENDPOINT_URL (@all_env), else https://sts.REGION.amazonaws.com.
+ * Never an S3 endpoint (AWS_ENDPOINT_URL_S3, endpoint_url): the web identity
+ * token is not sent to a host that was named only to serve objects.
+ */
+void rc_aws_sts_endpoint(char *out, size_t outlen, const char *sts_env, const char *sts_conf,
+			 const char *all_env, const char *region);
 
 #endif

@@ -6,7 +6,8 @@
  *   http_backoff_ms = 100          http_backoff_max_ms = 5000
  *   http_stall_timeout = 10        http_connect_timeout_ms = 5000
  *   report_file = /run/rcached/devices.json   report_interval = 2
- *   metrics_textfile = PATH   metrics_listen = HOST:PORT
+ *   metrics_textfile = PATH   metrics_listen = [HOST:]PORT (HOST 127.0.0.1)
+ *   metrics_max_connections = 16   metrics_idle_timeout = 10
  *   nfd_features_file = PATH  warm_percent = 99   sysfs_root = /sys
  * [s3] is read by aws.c, [device NAME] sections by declare.c.
  */
@@ -43,6 +44,8 @@ static const struct uint_key daemon_keys[] = {
 	U32("http_connect_timeout_ms", http_connect_timeout_ms, 100, 600000),
 	U32("report_interval", report_interval_s, 1, 3600),
 	U32("warm_percent", warm_percent, 1, 100),
+	U32("metrics_max_connections", metrics_max_conns, 1, 1024),
+	U32("metrics_idle_timeout", metrics_idle_timeout_s, 1, 3600),
 };
 
 /* settings that are strings (paths, addresses) */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/netlink.h>
@@ -13,10 +14,12 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "devnode.h"
 #include "log.h"
+#include "metricsd.h"
 #include "node.h"
 #include "rcd.h"
 #include "util.h"
@@ -24,6 +27,14 @@
 #define RCD_RING_ENTRIES	256
 #define RCD_RCVBUF		(16 << 20)
 #define RCD_IDLE_BUFFERS	(64ULL << 20)	/* fill buffers kept for reuse */
+/*
+ * io-wq workers for blocking operations (file origins' reads, opens and
+ * stats): the kernel's default is 4 per CPU, which a few reads stuck on a
+ * hung NFS mount would use up, stalling every other device's reads.
+ */
+#define RCD_IOWQ_BOUNDED	128
+#define RCD_DRAIN_LOG_NS	(10ULL * 1000000000ULL)
+#define RCD_EXIT_REPLY_NS	(2ULL * 1000000000ULL)	/* last tries of waiting replies */
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -46,6 +57,8 @@ void rcd_config_defaults(struct rcd_config *cfg)
 	cfg->http_connect_timeout_ms = 5000;
 	cfg->report_interval_s = 2;
 	cfg->warm_percent = 99;
+	cfg->metrics_max_conns = RC_METRICS_MAX_CONNS;
+	cfg->metrics_idle_timeout_s = RC_METRICS_IDLE_TIMEOUT_S;
 }
 
 /* ------------------------------------------------------------------ */
@@ -90,8 +103,10 @@ struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
 		d->pending_sqes = 0;
 		sqe = io_uring_get_sqe(&d->ring);
 	}
-	if (sqe)
+	if (sqe) {
 		d->pending_sqes++;
+		d->ring_inflight++;	/* each one completes once: on_ring() */
+	}
 	return sqe;
 }
 
@@ -159,10 +174,20 @@ static void device_unlink(struct rcd *d, struct rcd_device *dev)
 
 static void device_put(struct rcd *d, struct rcd_device *dev)
 {
-	if (--dev->refs == 0 && dev->removed) {
+	if (--dev->refs == 0 && (dev->removed || dev->broken)) {
 		device_unlink(d, dev);
 		device_close(d, dev);
 	}
+}
+
+void rcd_device_hold(struct rcd_device *dev)
+{
+	dev->refs++;
+}
+
+void rcd_device_release(struct rcd *d, struct rcd_device *dev)
+{
+	device_put(d, dev);
 }
 
 void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason)
@@ -183,7 +208,7 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 	char size[32];
 
 	for (dev = d->devices; dev; dev = dev->next)
-		if (dev->info.dev_id == dev_id && !dev->removed)
+		if (dev->info.dev_id == dev_id && !dev->removed && !dev->broken)
 			return dev;
 
 	dev = calloc(1, sizeof(*dev));
@@ -195,11 +220,7 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 	if (rc_genl_get_device(&d->ctl, dev_id, &dev->info, err) ||
 	    rc_url_parse(dev->info.origin, &dev->url, err))
 		goto bad;
-	dev->ops = rc_url_is_http(&dev->url) ? &rcd_origin_http : &rcd_origin_file;
-	if (dev->ops->open(d, dev, err)) {
-		dev->ops = NULL;
-		goto bad;
-	}
+	/* the cache device is local: opened here, before the origin */
 	dev->cache_fd = rc_open_blockdev(dev->info.cache_dev, O_RDWR | O_DIRECT,
 					 d->cfg.runtime_dir, err);
 	if (dev->cache_fd < 0) {
@@ -207,11 +228,17 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 		rc_err_prefix(err, "%s: cache device", dev->info.name);
 		goto bad;
 	}
+	dev->ops = rc_url_is_http(&dev->url) ? &rcd_origin_http : &rcd_origin_file;
+	if (dev->ops->open(d, dev, err)) {
+		dev->ops = NULL;
+		goto bad;
+	}
 	dev->stale = dev->info.state == RCACHE_STATE_STALE;
 	dev->next = d->devices;
 	d->devices = dev;
-	rc_info("%s: serving origin %s (%s blocks, %s)", dev->info.name, dev->info.origin,
-		rc_fmt_bytes(dev->info.block_size, size, sizeof(size)), dev->ops->name);
+	if (!dev->opening)
+		rc_info("%s: serving origin %s (%s blocks, %s)", dev->info.name, dev->info.origin,
+			rc_fmt_bytes(dev->info.block_size, size, sizeof(size)), dev->ops->name);
 	return dev;
 bad:
 	device_close(d, dev);
@@ -235,37 +262,76 @@ static void fill_drop_buffer(struct rcd *d, struct rcd_fill *f)
 	f->buf = NULL;
 }
 
-static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char *what)
+/* The reply queue's: a FETCH_DONE sent (or given up), its fill freed. */
+static int reply_send(void *arg, const struct rc_reply *r)
+{
+	struct rcd *d = arg;
+
+	return rc_genl_fetch_done(&d->fill, &r->fx, r->error, r->flags);
+}
+
+static void reply_done(void *arg, struct rc_reply *r, int error)
+{
+	struct rcd_fill *f = (struct rcd_fill *)((char *)r - offsetof(struct rcd_fill, reply));
+
+	(void)arg;
+	if (error)
+		rc_err("FETCH_DONE for request %u (device %" PRIu64 ", block %" PRIu64 "): %s",
+		       r->fx.req_id, r->fx.dev_id, r->fx.block, strerror(-error));
+	free(f);
+}
+
+/*
+ * Ends a fill: answers FETCH_DONE with @error (and @flags, RCACHE_DONE_F_*)
+ * and frees it once the answer is sent.  @what names the step that failed;
+ * NULL when the backend already logged the error, once.
+ */
+static void fill_finish_from(struct rcd *d, struct rcd_fill *f, int error, const char *what,
+			     uint32_t flags)
 {
 	uint64_t first = f->fx.origin_offset, last = first + f->fx.length - 1;
-	int r;
+	struct rcd_device *dev = f->dev;
+	bool answer;
 
-	/* @what NULL: the backend already logged the error, once */
-	if (error && error != -ESTALE && error != -ECANCELED && what)
-		rc_err("origin %s: %s of bytes %" PRIu64 "-%" PRIu64 " (block %" PRIu64
-		       ") failed: %s (errno %d)",
-		       f->dev ? f->dev->info.origin : "?", what, first, last, f->fx.block,
-		       strerror(-error), -error);
+	if (error && error != -ESTALE && error != -ECANCELED && what) {
+		if (flags & RCACHE_DONE_F_CACHE_WRITE)
+			rc_err("%s: cache device %u:%u: %s of %zu bytes at offset %" PRIu64
+			       " (block %" PRIu64 ") failed: %s (errno %d)",
+			       dev ? dev->info.name : "?",
+			       dev ? major(dev->info.cache_dev) : 0, dev ? minor(dev->info.cache_dev) : 0,
+			       what, f->buf_len, f->fx.cache_offset, f->fx.block, strerror(-error),
+			       -error);
+		else
+			rc_err("origin %s: %s of bytes %" PRIu64 "-%" PRIu64 " (block %" PRIu64
+			       ") failed: %s (errno %d)",
+			       dev ? dev->info.origin : "?", what, first, last, f->fx.block,
+			       strerror(-error), -error);
+	}
 	/*
 	 * A fill cancelled because we are exiting is re-sent to the next
 	 * daemon.  One of a removed device is answered: the kernel keeps its
 	 * slot out of use until it knows we will not write it.
 	 */
-	r = error == -ECANCELED && !(f->dev && f->dev->removed) ? 0 :
-		rc_genl_fetch_done(&d->fill, &f->fx, error, 0);
+	answer = error != -ECANCELED || (dev && dev->removed);
 	rc_debug("request %u (block %" PRIu64 "%s): done (%d) after %.1f ms", f->fx.req_id,
 		 f->fx.block, f->fx.flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "", error,
 		 (rc_now_ns() - f->start_ns) / 1e6);
-	rcd_node_fill_done(d, f->dev ? f->dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
-	if (r)
-		rc_err("FETCH_DONE for request %u (block %" PRIu64 "): %s", f->fx.req_id,
-		       f->fx.block, strerror(-r));
+	rcd_node_fill_done(d, dev ? dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
 	fill_drop_buffer(d, f);
 	d->buffer_bytes -= f->buf_len;
-	if (f->dev)
-		device_put(d, f->dev);
-	free(f);
+	f->dev = NULL;
+	if (dev)
+		device_put(d, dev);
 	d->nr_fills--;
+	if (answer) {
+		f->reply.fx = f->fx;
+		f->reply.error = error;
+		f->reply.flags = flags;
+		/* sent now, or kept until the socket has room: never lost */
+		rc_replyq_send(&d->replies, &f->reply, rc_now_ns());
+	} else {
+		free(f);
+	}
 
 	/* A finished fill frees room for the ones waiting. */
 	while (d->wait_head && !d->stopping && d->nr_fills < d->cfg.max_fills &&
@@ -277,6 +343,11 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 			d->wait_tail = NULL;
 		fill_start(d, next);
 	}
+}
+
+static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char *what)
+{
+	fill_finish_from(d, f, error, what, 0);
 }
 
 /* Ends a fill that never started (no buffer charged). */
@@ -293,8 +364,12 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 {
 	struct io_uring_sqe *sqe;
 
-	/* the slot may belong to another device on this cache by now */
-	if (f->dev->removed) {
+	/*
+	 * The slot may belong to another device on this cache by now; and
+	 * once we are draining, no new write starts: the fill goes back to
+	 * the kernel with our socket.
+	 */
+	if (f->dev->removed || d->draining) {
 		fill_finish(d, f, -ECANCELED, NULL);
 		return;
 	}
@@ -303,6 +378,7 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 		fill_finish(d, f, -EBUSY, "queueing the cache write");
 		return;
 	}
+	d->writes_inflight++;
 	f->iou.done = write_complete;
 	io_uring_prep_write(sqe, f->dev->cache_fd, f->buf + f->done, f->buf_len - f->done,
 			    f->fx.cache_offset + f->done);
@@ -513,7 +589,7 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 void rcd_kick(struct rcd *d)
 {
 	struct rcd_device *dev;
-	bool progress = true;
+	bool progress = !d->draining;
 
 	/* round-robin over devices so that a busy one does not starve another */
 	while (progress) {
@@ -522,7 +598,8 @@ void rcd_kick(struct rcd *d)
 			struct rcd_group *g;
 			unsigned int spread;
 
-			if (!dev->pending || !(spread = dev->ops->spread(d)))
+			if (!dev->pending || dev->opening || dev->broken ||
+			    !(spread = dev->ops->spread(d, dev)))
 				continue;
 			g = group_take(d, dev, spread);
 			if (g)
@@ -537,12 +614,14 @@ static void write_complete(struct rcd *d, struct rcd_iou *op, int res)
 {
 	struct rcd_fill *f = (struct rcd_fill *)op;
 
+	d->writes_inflight--;
 	if (res == -EAGAIN || res == -EINTR) {
 		fill_submit_write(d, f);
 		return;
 	}
 	if (res <= 0) {
-		fill_finish(d, f, res ? res : -EIO, "cache write");
+		/* the kernel retires the slot rather than handing it out again */
+		fill_finish_from(d, f, res ? res : -EIO, "write", RCACHE_DONE_F_CACHE_WRITE);
 		return;
 	}
 	f->done += res;
@@ -603,15 +682,14 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 }
 
 /*
- * A device was removed: its fills that have not reached the cache write are
- * answered "cancelled" now (the kernel waits for that before it lets another
- * device reuse their slots); those reading the origin stop before writing.
+ * Ends every fill of @dev with @error: those waiting for room (never
+ * started) and those waiting for their origin read.  Those reading the
+ * origin now end when the read does.
  */
-static void device_removed(struct rcd *d, struct rcd_device *dev)
+static void device_end_fills(struct rcd *d, struct rcd_device *dev, int error)
 {
 	struct rcd_fill *f, **pp, *drop = NULL, *started;
 
-	dev->removed = true;
 	dev->refs++;	/* the device stays while we end its fills */
 	for (pp = &d->wait_head, d->wait_tail = NULL; (f = *pp);) {
 		if (f->dev == dev) {
@@ -628,13 +706,44 @@ static void device_removed(struct rcd *d, struct rcd_device *dev)
 	dev->pending_bytes = 0;
 	while ((f = drop)) {
 		drop = f->next;
-		fill_refuse(d, f, -ECANCELED, NULL);
+		fill_refuse(d, f, error, NULL);
 	}
 	while ((f = started)) {
 		started = f->next;
-		fill_finish(d, f, -ECANCELED, NULL);
+		fill_finish(d, f, error, NULL);
 	}
 	device_put(d, dev);
+}
+
+/*
+ * A device was removed: its fills that have not reached the cache write are
+ * answered "cancelled" now (the kernel waits for that before it lets another
+ * device reuse their slots); those reading the origin stop before writing.
+ */
+static void device_removed(struct rcd *d, struct rcd_device *dev)
+{
+	dev->removed = true;
+	device_end_fills(d, dev, -ECANCELED);
+}
+
+void rcd_device_opened(struct rcd *d, struct rcd_device *dev, int error, const char *what)
+{
+	char size[32];
+
+	dev->opening = false;
+	if (dev->removed)
+		return;
+	if (!error) {
+		rc_info("%s: serving origin %s (%s blocks, %s)", dev->info.name, dev->info.origin,
+			rc_fmt_bytes(dev->info.block_size, size, sizeof(size)), dev->ops->name);
+		return;
+	}
+	if (error != -ECANCELED)
+		rc_err("%s: origin %s: %s: %s (errno %d)", dev->info.name, dev->info.origin,
+		       what ? what : "open", strerror(-error), -error);
+	/* the next FETCH for it opens it again */
+	dev->broken = true;
+	device_end_fills(d, dev, error);
 }
 
 static void on_event(struct rcd *d, const struct rc_nl_device *ev)
@@ -732,25 +841,100 @@ static int setup_netlink(struct rcd *d)
 /* ------------------------------------------------------------------ */
 /* Loop                                                                */
 
-static void on_ring(struct rcd *d, struct rcd_watch *w, uint32_t events)
+/* Handles the completions there are; NULL user data: an async cancel. */
+static void reap_completions(struct rcd *d)
 {
 	struct io_uring_cqe *cqe;
-	uint64_t v;
 
-	(void)events;
-	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		rc_warn("eventfd: %s", strerror(errno));
 	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
 		struct rcd_iou *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&d->ring, cqe);
+		if (!op)
+			continue;
+		d->ring_inflight--;
 		op->done(d, op, res);
 	}
+}
+
+static void on_ring(struct rcd *d, struct rcd_watch *w, uint32_t events)
+{
+	uint64_t v;
+
+	(void)events;
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		rc_warn("eventfd: %s", strerror(errno));
+	reap_completions(d);
 	rcd_kick(d);
 }
 
-static uint64_t stop_deadline;
+/*
+ * Exiting: every cache write we submitted completes before the fill socket
+ * closes.  The kernel hands a fill it sent us to the next daemon (or frees
+ * its slot) once the socket is gone; a write of ours landing after that
+ * could overwrite a slot that holds another block by then.  Nothing new
+ * starts meanwhile (draining); origin reads are cancelled and waited for a
+ * moment, but not for long: a read on a hung mount may never end, and
+ * cannot write anything once we are gone.
+ */
+static void drain_ring(struct rcd *d)
+{
+	uint64_t logged = rc_now_ns(), reads_until = 0;
+	struct __kernel_timespec ts = { 0, 100 * 1000000 };
+	struct io_uring_cqe *cqe;
+	bool cancelled = false;
+
+	d->draining = true;
+	if (!d->ring_ok)
+		return;
+	while (d->ring_inflight) {
+		uint64_t now = rc_now_ns();
+
+		if (!d->writes_inflight && !cancelled) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+
+			/* origin reads, opens, stats: all of them */
+			if (sqe) {
+				io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+				io_uring_sqe_set_data(sqe, NULL);
+			}
+			cancelled = true;
+			reads_until = now + 1000000000ULL;
+		}
+		if (cancelled && now >= reads_until)
+			break;
+		if (d->writes_inflight && now - logged >= RCD_DRAIN_LOG_NS) {
+			rc_info("exiting: waiting for %u cache writes to complete",
+				d->writes_inflight);
+			logged = now;
+		}
+		io_uring_submit(&d->ring);
+		d->pending_sqes = 0;
+		if (io_uring_wait_cqe_timeout(&d->ring, &cqe, &ts) == 0)
+			reap_completions(d);
+	}
+	if (d->ring_inflight)
+		rc_debug("exiting with %u origin operations in flight", d->ring_inflight);
+}
+
+/* Exiting: the replies that still wait for room get a last chance. */
+static void flush_replies(struct rcd *d)
+{
+	uint64_t until = rc_now_ns() + RCD_EXIT_REPLY_NS;
+
+	while (d->replies.len && rc_now_ns() < until) {
+		int ms = rc_replyq_timeout_ms(&d->replies, rc_now_ns());
+
+		if (ms > 0)
+			usleep(ms * 1000);
+		rc_replyq_flush(&d->replies, rc_now_ns());
+	}
+	if (d->replies.len)
+		rc_err("exiting with %u FETCH_DONE replies unsent (the kernel hands their fills to the next daemon)",
+		       d->replies.len);
+	rc_replyq_abandon(&d->replies, -ECONNABORTED);
+}
 
 static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
 {
@@ -766,15 +950,21 @@ static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
 			rc_info("signal %u: finishing %u fills, then exiting", si.ssi_signo,
 				d->nr_fills);
 		d->stopping = true;
-		stop_deadline = rc_now_ns() + (uint64_t)d->cfg.stop_grace_ms * 1000000ULL;
+		d->stop_deadline_ns = rc_now_ns() + (uint64_t)d->cfg.stop_grace_ms * 1000000ULL;
 	}
 }
 
 static void cleanup(struct rcd *d)
 {
-	rcd_node_stop(d);
+	bool threads_left = rcd_node_stop(d);
+
+	d->stopping = true;
 	if (d->http)
 		rcd_http_exit(d);
+	/* before the fill socket closes, and while the devices are still there */
+	drain_ring(d);
+	if (d->fill.sk)
+		flush_replies(d);
 	free_dead_watches(d);
 	while (d->devices) {
 		struct rcd_device *dev = d->devices;
@@ -790,6 +980,7 @@ static void cleanup(struct rcd *d)
 	}
 	if (d->cb)
 		nl_cb_put(d->cb);
+	/* Closing the socket hands what we did not finish to the next daemon. */
 	rc_genl_close(&d->fill);
 	rc_genl_close(&d->ctl);
 	if (d->ring_ok)
@@ -801,9 +992,16 @@ static void cleanup(struct rcd *d)
 	if (d->ring_w.fd >= 0)
 		close(d->ring_w.fd);
 	rc_bufpool_clear(&d->bufs);
-	rc_cred_refresher_stop(d->refresher);
+	rc_cred_refresher_stop(d->refresher);	/* joins the STS thread */
 	rc_aws_clear(&d->aws);
 	rc_ini_free(&d->conf);
+	/*
+	 * Only once no thread uses libcurl: the STS thread is joined, and a
+	 * declared-device probe still running (it was left to end with the
+	 * process) keeps libcurl for itself.
+	 */
+	if (d->curl_ok && !threads_left)
+		curl_global_cleanup();
 }
 
 int rcd_run(const struct rcd_config *cfg)
@@ -816,6 +1014,7 @@ int rcd_run(const struct rcd_config *cfg)
 	if (!d)
 		return 1;
 	d->cfg = *cfg;
+	rc_replyq_init(&d->replies, reply_send, reply_done, d);
 	d->epfd = d->sig_w.fd = d->ring_w.fd = -1;
 	rc_bufpool_init(&d->bufs, cfg->max_buffer_bytes < RCD_IDLE_BUFFERS ?
 			cfg->max_buffer_bytes : RCD_IDLE_BUFFERS);
@@ -826,6 +1025,12 @@ int rcd_run(const struct rcd_config *cfg)
 			goto out;
 		}
 	}
+	/* before any thread: curl_global_init() is not thread-safe everywhere */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		rc_err("libcurl initialisation failed");
+		goto out;
+	}
+	d->curl_ok = true;
 	if (mkdir(cfg->runtime_dir, 0700) && errno != EEXIST)
 		rc_warn("runtime directory %s: %s", cfg->runtime_dir, strerror(errno));
 
@@ -844,6 +1049,13 @@ int rcd_run(const struct rcd_config *cfg)
 		goto out;
 	}
 	d->ring_ok = true;
+	{
+		unsigned int workers[2] = { RCD_IOWQ_BOUNDED, 0 };	/* 0: unbounded as is */
+
+		r = io_uring_register_iowq_max_workers(&d->ring, workers);
+		if (r)
+			rc_warn("io_uring: cannot raise the io-wq worker limit: %s", strerror(-r));
+	}
 	d->ring_w = (struct rcd_watch){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), on_ring, NULL };
 	if (d->ring_w.fd < 0 || io_uring_register_eventfd(&d->ring, d->ring_w.fd)) {
 		rc_err("io_uring eventfd: %s", strerror(errno));
@@ -871,6 +1083,8 @@ int rcd_run(const struct rcd_config *cfg)
 		struct epoll_event ev[16];
 		int i, n, timeout = -1;
 
+		/* replies that waited for socket room, when their time has come */
+		rc_replyq_flush(&d->replies, rc_now_ns());
 		/* submit what the last round queued (also FETCHes taken during REGISTER) */
 		if (d->pending_sqes) {
 			io_uring_submit(&d->ring);
@@ -879,10 +1093,13 @@ int rcd_run(const struct rcd_config *cfg)
 		if (d->stopping) {
 			uint64_t now = rc_now_ns();
 
-			if (!d->nr_fills || now >= stop_deadline)
+			if ((!d->nr_fills && !d->replies.len) || now >= d->stop_deadline_ns)
 				break;
-			timeout = (int)((stop_deadline - now) / 1000000) + 1;
+			timeout = (int)((d->stop_deadline_ns - now) / 1000000) + 1;
 		}
+		r = rc_replyq_timeout_ms(&d->replies, rc_now_ns());
+		if (r >= 0 && (timeout < 0 || r < timeout))
+			timeout = r;
 		n = epoll_wait(d->epfd, ev, 16, timeout);
 		if (n < 0 && errno != EINTR) {
 			rc_err("epoll_wait: %s", strerror(errno));
@@ -897,7 +1114,6 @@ int rcd_run(const struct rcd_config *cfg)
 		}
 		free_dead_watches(d);
 	}
-	/* Closing the socket hands what we did not finish to the next daemon. */
 	status = 0;
 out:
 	cleanup(d);

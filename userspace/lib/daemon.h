@@ -32,7 +32,9 @@ struct rcd_config {
 	char report_file[256];		/* devices.json; "": runtime_dir/devices.json */
 	unsigned int report_interval_s;	/* rewrite at least this often */
 	char metrics_textfile[256];	/* node-exporter textfile; "": none */
-	char metrics_listen[128];	/* HOST:PORT serving /metrics; "": none */
+	char metrics_listen[128];	/* HOST:PORT, :PORT, PORT (127.0.0.1) serving /metrics; "": none */
+	unsigned int metrics_max_conns;	/* connections open at once */
+	unsigned int metrics_idle_timeout_s;	/* to send a request and take the answer */
 	char nfd_features_file[256];	/* node-feature-discovery features.d file */
 	unsigned int warm_percent;	/* cached % at which a dataset is "warm" */
 	char sysfs_root[256];		/* topology; "": $RCACHE_SYSFS_ROOT or /sys */

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "genl.h"
 
@@ -50,6 +52,38 @@ static int nl_errno(int nlerr)
 	}
 }
 
+/*
+ * 1 when this process's network namespace is not PID 1's, 0 when it is,
+ * -1 when that cannot be told (no /proc, or PID 1's is not ours to see).
+ */
+static int other_netns(void)
+{
+	struct stat self, init;
+
+	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init))
+		return -1;
+	return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
+}
+
+/*
+ * The family is registered in the initial network namespace only: when
+ * the module is loaded and the family is not found, or our namespace is
+ * not the host's, we run in another one (a container without the host's
+ * network).
+ */
+static int family_missing(struct rc_err *err)
+{
+	bool loaded = access("/sys/module/dm_rcache", F_OK) == 0;
+
+	if (loaded || other_netns() == 1)
+		return rc_errf(err, ENOENT,
+			       "netlink family '%s' not found%s: this process runs in a network namespace other than the host's, and dm-rcache answers only in the host's (run it in the host's network namespace; Kubernetes: hostNetwork: true)",
+			       RCACHE_GENL_NAME, loaded ? " although dm-rcache is loaded" : "");
+	return rc_errf(err, ENOENT,
+		       "netlink family '%s' not found: the dm-rcache module is not loaded (modprobe dm-rcache)",
+		       RCACHE_GENL_NAME);
+}
+
 int rc_genl_open(struct rc_genl *g, struct rc_err *err)
 {
 	int one = 1, r;
@@ -71,9 +105,7 @@ int rc_genl_open(struct rc_genl *g, struct rc_err *err)
 	g->family = genl_ctrl_resolve(g->sk, RCACHE_GENL_NAME);
 	if (g->family < 0) {
 		rc_genl_close(g);
-		return rc_errf(err, ENOENT,
-			       "netlink family '%s' not found: the dm-rcache module is not loaded (modprobe dm-rcache)",
-			       RCACHE_GENL_NAME);
+		return family_missing(err);
 	}
 	g->events_group = genl_ctrl_resolve_grp(g->sk, RCACHE_GENL_NAME,
 						RCACHE_GENL_MCGRP_EVENTS);

@@ -325,7 +325,7 @@ static int probe_once(const char *url, const struct rc_aws *aws, const struct rc
 		r = -EIO;
 	}
 out:
-	curl_slist_free_all(hdrs);
+	rc_curl_slist_free_wiped(hdrs);
 	curl_easy_cleanup(h);
 	return r;
 }
@@ -338,22 +338,18 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
-int rc_http_probe(const char *origin, const struct rc_url *u, const struct rc_aws *aws,
-		  const struct rc_http_policy *pol, struct rc_http_object *obj,
-		  struct rc_err *err)
+static int probe_url(const char *origin, const char *url, const struct rc_url *u,
+		     const struct rc_aws *aws, const struct rc_http_policy *pol,
+		     struct rc_http_object *obj, struct rc_err *err)
 {
 	struct rc_http_resp resp;
-	char url[RC_URL_MAX], why[600], cerr[CURL_ERROR_SIZE], last[700] = "";
+	char why[600], cerr[CURL_ERROR_SIZE], last[700] = "";
 	bool head = u->kind == RC_ORIGIN_S3;
 	const char *what = head ? "HEAD" : "GET";
 	uint64_t rng = rc_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)&resp;
 	unsigned int attempt;
 	int r, code = CURLE_OK;
 
-	memset(obj, 0, sizeof(*obj));
-	r = rc_http_object_url(origin, u, aws, url, sizeof(url), err);
-	if (r)
-		return r;
 	/* the range GETs' policy: retry what may pass on a second try */
 	for (attempt = 0;; attempt++) {
 		r = probe_once(url, head ? aws : NULL, pol, head, &resp, &code, cerr, sizeof(cerr));
@@ -409,4 +405,20 @@ int rc_http_probe(const char *origin, const struct rc_url *u, const struct rc_aw
 	snprintf(obj->etag, sizeof(obj->etag), "%s", resp.etag);
 	obj->mtime = resp.last_modified;
 	return 0;
+}
+
+int rc_http_probe(const char *origin, const struct rc_url *u, const struct rc_aws *aws,
+		  const struct rc_http_policy *pol, struct rc_http_object *obj,
+		  struct rc_err *err)
+{
+	char url[RC_URL_MAX];
+	int r;
+
+	memset(obj, 0, sizeof(*obj));
+	r = rc_http_object_url(origin, u, aws, url, sizeof(url), err);
+	if (!r)
+		r = probe_url(origin, url, u, aws, pol, obj, err);
+	/* a presigned URL's query is a credential */
+	explicit_bzero(url, sizeof(url));
+	return r;
 }

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -17,12 +15,11 @@
 #include "declare.h"
 #include "log.h"
 #include "metrics.h"
+#include "metricsd.h"
 #include "node.h"
 #include "rcd.h"
 #include "topology.h"
 #include "util.h"
-
-#define HTTP_MAX_REQUEST 8192
 
 struct decl_job {
 	struct rc_decls decls;
@@ -34,7 +31,10 @@ struct decl_job {
 };
 
 struct rcd_node {
-	struct rcd_watch timer_w, decl_w, http_w;
+	struct rcd_watch timer_w, decl_w;
+	struct rc_metrics_server *http;	/* its own thread */
+	/* metrics and results: the loop changes them, the listener reads them */
+	pthread_mutex_t lock;
 	pthread_t worker;
 	struct decl_job *job;		/* the worker's, while it runs */
 	bool rescan;			/* SIGHUP while the worker ran */
@@ -44,14 +44,6 @@ struct rcd_node {
 	struct rc_metrics metrics;
 	char report_path[512];
 	bool warned[3];
-};
-
-struct http_conn {
-	struct rcd_watch w;		/* first: rcd_unwatch_free() frees it */
-	char in[HTTP_MAX_REQUEST];
-	size_t in_len;
-	char *out;
-	size_t out_len, out_off;
 };
 
 static double realtime(void)
@@ -176,7 +168,9 @@ static void node_report(struct rcd *d, bool alive)
 		buf = NULL;
 		f = open_memstream(&buf, &len);
 		if (f) {
+			pthread_mutex_lock(&n->lock);
 			write_metrics(f, d, &s, alive);
+			pthread_mutex_unlock(&n->lock);
 			fclose(f);
 			write_file(n, 1, "metrics textfile", d->cfg.metrics_textfile, buf, len);
 			free(buf);
@@ -229,8 +223,11 @@ void rcd_node_changed(struct rcd *d)
 
 void rcd_node_fill_done(struct rcd *d, const char *name, uint64_t ns, int error)
 {
-	if (d->node && error != -ECANCELED)
+	if (d->node && error != -ECANCELED) {
+		pthread_mutex_lock(&d->node->lock);
 		rc_metrics_observe(&d->node->metrics, name, ns, error);
+		pthread_mutex_unlock(&d->node->lock);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -310,8 +307,10 @@ static void on_decl_done(struct rcd *d, struct rcd_watch *w, uint32_t events)
 	if (job->rc) {
 		rc_err("declared devices: %s", job->err.msg);
 	} else {
+		pthread_mutex_lock(&n->lock);
 		rc_decl_results_free(&n->results);
 		n->results = job->res;
+		pthread_mutex_unlock(&n->lock);
 		job->res.v = NULL;
 		for (i = 0; i < n->results.n; i++)
 			counts[n->results.v[i].state]++;
@@ -344,165 +343,39 @@ void rcd_node_reload(struct rcd *d)
 /* ------------------------------------------------------------------ */
 /* /metrics                                                            */
 
-static void http_close(struct rcd *d, struct http_conn *c)
+/* The metrics listener's thread: the kernel's counters, then ours, under the lock. */
+static void render_metrics(FILE *f, void *arg)
 {
-	free(c->out);
-	c->out = NULL;
-	close(c->w.fd);
-	rcd_unwatch_free(d, &c->w);
-}
-
-static void http_respond(struct rcd *d, struct http_conn *c)
-{
+	struct rcd *d = arg;
 	struct rc_snapshot s;
 	struct rc_err err;
-	char *body = NULL, *p;
-	size_t blen = 0;
-	const char *status = "200 OK", *ctype = "text/plain; version=0.0.4; charset=utf-8";
-	FILE *f;
 
-	c->in[c->in_len < sizeof(c->in) ? c->in_len : sizeof(c->in) - 1] = '\0';
-	f = open_memstream(&body, &blen);
-	if (!f) {
-		http_close(d, c);
-		return;
-	}
-	if (!strncmp(c->in, "GET /metrics ", 13) || !strncmp(c->in, "GET /metrics?", 13)) {
-		if (rc_snapshot_take(&s, &err))
-			memset(&s, 0, sizeof(s));
-		write_metrics(f, d, &s, true);
-		rc_snapshot_free(&s);
-	} else if (!strncmp(c->in, "GET / ", 6)) {
-		ctype = "text/html";
-		fprintf(f, "<html><body><a href=\"/metrics\">rcached metrics</a></body></html>\n");
-	} else if (!strncmp(c->in, "GET ", 4)) {
-		status = "404 Not Found";
-		fprintf(f, "not found: try /metrics\n");
-	} else {
-		status = "405 Method Not Allowed";
-		fprintf(f, "GET only\n");
-	}
-	fclose(f);
-	f = open_memstream(&p, &c->out_len);
-	if (!f) {
-		free(body);
-		http_close(d, c);
-		return;
-	}
-	fprintf(f, "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		"Connection: close\r\n\r\n", status, ctype, blen);
-	fwrite(body, 1, blen, f);
-	fclose(f);
-	free(body);
-	c->out = p;
-	c->out_off = 0;
-}
-
-static void on_http_conn(struct rcd *d, struct rcd_watch *w, uint32_t events)
-{
-	struct http_conn *c = (struct http_conn *)w;
-	ssize_t r;
-
-	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
-		http_close(d, c);
-		return;
-	}
-	if (!c->out) {
-		r = read(w->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (r <= 0) {
-			http_close(d, c);
-			return;
-		}
-		c->in_len += r;
-		c->in[c->in_len] = '\0';
-		if (!strstr(c->in, "\r\n\r\n") && !strstr(c->in, "\n\n") &&
-		    c->in_len < sizeof(c->in) - 1)
-			return;
-		http_respond(d, c);
-		if (!c->out)
-			return;
-	}
-	while (c->out_off < c->out_len) {
-		r = write(w->fd, c->out + c->out_off, c->out_len - c->out_off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && errno == EAGAIN) {
-			rcd_watch(d, w, EPOLLOUT, true);
-			return;
-		}
-		if (r <= 0)
-			break;
-		c->out_off += r;
-	}
-	http_close(d, c);
-}
-
-static void on_http_accept(struct rcd *d, struct rcd_watch *w, uint32_t events)
-{
-	int i;
-
-	(void)events;
-	for (i = 0; i < 16; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct http_conn *c;
-
-		if (fd < 0)
-			return;
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			return;
-		}
-		c->w = (struct rcd_watch){ fd, on_http_conn, NULL };
-		if (rcd_watch(d, &c->w, EPOLLIN, false)) {
-			close(fd);
-			free(c);
-		}
-	}
+	if (rc_snapshot_take(&s, &err))
+		memset(&s, 0, sizeof(s));
+	pthread_mutex_lock(&d->node->lock);
+	write_metrics(f, d, &s, true);
+	pthread_mutex_unlock(&d->node->lock);
+	rc_snapshot_free(&s);
 }
 
 static int http_listen(struct rcd *d)
 {
-	char host[128], *port;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
-	int fd, one = 1, r;
+	struct rc_metrics_server_cfg cfg = {
+		.listen = d->cfg.metrics_listen,
+		.max_conns = d->cfg.metrics_max_conns,
+		.idle_timeout_ms = d->cfg.metrics_idle_timeout_s * 1000,
+		.render = render_metrics,
+		.arg = d,
+	};
+	struct rc_err err;
 
-	snprintf(host, sizeof(host), "%s", d->cfg.metrics_listen);
-	port = strrchr(host, ':');
-	if (!port || !port[1]) {
-		rc_err("metrics_listen %s: expected HOST:PORT", d->cfg.metrics_listen);
+	if (rc_metrics_server_start(&d->node->http, &cfg, &err)) {
+		rc_err("%s", err.msg);
 		return -1;
 	}
-	*port++ = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
-	if (r) {
-		rc_err("metrics_listen %s: %s", d->cfg.metrics_listen, gai_strerror(r));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
-		rc_err("metrics_listen %s: %s", d->cfg.metrics_listen, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	freeaddrinfo(ai);
-	d->node->http_w = (struct rcd_watch){ fd, on_http_accept, NULL };
-	if (rcd_watch(d, &d->node->http_w, EPOLLIN, false)) {
-		close(fd);
-		d->node->http_w.fd = -1;
-		return -1;
-	}
-	rc_info("serving metrics at http://%s/metrics", d->cfg.metrics_listen);
+	rc_info("serving metrics at http://%s/metrics (at most %u connections, %u s each)",
+		rc_metrics_server_addr(d->node->http), cfg.max_conns,
+		d->cfg.metrics_idle_timeout_s);
 	return 0;
 }
 
@@ -515,7 +388,8 @@ int rcd_node_start(struct rcd *d)
 	if (!n)
 		return -1;
 	d->node = n;
-	n->timer_w.fd = n->decl_w.fd = n->http_w.fd = -1;
+	pthread_mutex_init(&n->lock, NULL);
+	n->timer_w.fd = n->decl_w.fd = -1;
 	if (d->cfg.sysfs_root[0])
 		rc_topo_set_root(d->cfg.sysfs_root);
 	if (d->cfg.report_file[0])
@@ -539,28 +413,31 @@ int rcd_node_start(struct rcd *d)
 	return 0;
 }
 
-void rcd_node_stop(struct rcd *d)
+bool rcd_node_stop(struct rcd *d)
 {
 	struct rcd_node *n = d->node;
+	bool worker_left = false;
 
 	if (!n)
-		return;
+		return false;
 	n->stopping = true;
+	rc_metrics_server_stop(n->http);
 	if (n->job) {
 		/* an origin probe may take long: it ends with the process */
 		pthread_detach(n->worker);
 		n->job = NULL;
+		worker_left = true;
 	}
 	if (n->report_path[0])
 		node_report(d, false);
 	if (n->timer_w.fd >= 0)
 		close(n->timer_w.fd);
-	if (n->http_w.fd >= 0)
-		close(n->http_w.fd);
 	/* decl_w stays open: a detached worker may still write to it */
 	rc_decls_free(&n->decls);
 	rc_decl_results_free(&n->results);
 	rc_metrics_free(&n->metrics);
+	pthread_mutex_destroy(&n->lock);
 	free(n);
 	d->node = NULL;
+	return worker_left;
 }

@@ -11,6 +11,7 @@
 #ifndef RCACHE_NODE_H
 #define RCACHE_NODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct rcd;
@@ -23,7 +24,10 @@ void rcd_node_reload(struct rcd *d);
 void rcd_node_changed(struct rcd *d);
 /* A fill of device @name (NULL: unknown) ended after @ns. */
 void rcd_node_fill_done(struct rcd *d, const char *name, uint64_t ns, int error);
-/* Exiting: a last report that says the daemon is gone. */
-void rcd_node_stop(struct rcd *d);
+/*
+ * Exiting: a last report that says the daemon is gone.  True when a
+ * declared-device worker still runs (left to end with the process).
+ */
+bool rcd_node_stop(struct rcd *d);
 
 #endif

@@ -13,26 +13,33 @@
 #include "http.h"
 #include "origin.h"
 
-int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen)
+int rc_statx_identity(const struct statx *stx, int fd, uint64_t *size, char *out,
+		      size_t outlen)
 {
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return -errno;
-	if (S_ISBLK(st.st_mode)) {
+	if (S_ISBLK(stx->stx_mode)) {
+		/* a local block device: the ioctl does not wait on a server */
 		if (ioctl(fd, BLKGETSIZE64, size))
 			return -errno;
 		snprintf(out, outlen, "size=%" PRIu64 ",dev=%u:%u", *size,
-			 major(st.st_rdev), minor(st.st_rdev));
+			 stx->stx_rdev_major, stx->stx_rdev_minor);
 		return 0;
 	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(stx->stx_mode))
 		return -EINVAL;
-	*size = st.st_size;
-	snprintf(out, outlen, "size=%" PRIu64 ",mtime=%lld.%09ld,ino=%" PRIu64,
-		 (uint64_t)st.st_size, (long long)st.st_mtim.tv_sec,
-		 st.st_mtim.tv_nsec, (uint64_t)st.st_ino);
+	*size = stx->stx_size;
+	snprintf(out, outlen, "size=%" PRIu64 ",mtime=%lld.%09u,ino=%" PRIu64,
+		 (uint64_t)stx->stx_size, (long long)stx->stx_mtime.tv_sec,
+		 stx->stx_mtime.tv_nsec, (uint64_t)stx->stx_ino);
 	return 0;
+}
+
+int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, RC_IDENTITY_STATX_MASK, &stx))
+		return -errno;
+	return rc_statx_identity(&stx, fd, size, out, outlen);
 }
 
 static int probe_file(const char *url, const struct rc_url *u,

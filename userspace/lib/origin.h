@@ -22,6 +22,10 @@ struct rc_origin_info {
  * for a block device.
  */
 int rc_fd_identity(int fd, uint64_t *size, char *out, size_t outlen);
+/* The same from a statx() of @fd (the fill loop's is an io_uring one). */
+#define RC_IDENTITY_STATX_MASK (STATX_TYPE | STATX_MODE | STATX_SIZE | STATX_MTIME | STATX_INO)
+int rc_statx_identity(const struct statx *stx, int fd, uint64_t *size, char *out,
+		      size_t outlen);
 
 /*
  * Size and version of the origin at @url: stat for file://, one HEAD for

@@ -192,7 +192,7 @@ static void get_finish(struct rcd *d, struct http_get *g, int error)
 	rcd_group_done(d, g->grp, error, NULL);
 	if (g->h)
 		curl_easy_cleanup(g->h);
-	curl_slist_free_all(g->hdrs);
+	rc_curl_slist_free_wiped(g->hdrs);
 	free(g);
 }
 
@@ -221,7 +221,7 @@ static void get_start(struct rcd *d, struct http_get *g)
 	}
 	if (g->h)
 		curl_easy_cleanup(g->h);
-	curl_slist_free_all(g->hdrs);
+	rc_curl_slist_free_wiped(g->hdrs);
 	g->hdrs = NULL;
 	g->got = 0;
 	g->overflow = false;
@@ -464,8 +464,9 @@ static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
-static unsigned int http_spread(struct rcd *d)
+static unsigned int http_spread(struct rcd *d, struct rcd_device *dev)
 {
+	(void)dev;
 	/* idle request slots: a per-connection bandwidth cap makes parallel
 	 * GETs faster than one long one */
 	return state(d) && state(d)->nactive < d->cfg.http_parallel ?
@@ -497,8 +498,7 @@ static int http_init(struct rcd *d, struct rc_err *err)
 
 	if (d->http)
 		return 0;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT))
-		return rc_errf(err, EIO, "libcurl initialisation failed");
+	/* curl_global_init() is rcd_run()'s, before any thread starts */
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return rc_errf(err, ENOMEM, "out of memory");
@@ -547,7 +547,6 @@ void rcd_http_exit(struct rcd *d)
 	close(s->timer_w.fd);
 	free(s);
 	d->http = NULL;
-	curl_global_cleanup();
 }
 
 static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
@@ -572,6 +571,7 @@ static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
 	}
 	r = rc_http_object_url(dev->info.origin, &dev->url, aws, hd->url, sizeof(hd->url), err);
 	if (r) {
+		explicit_bzero(hd, sizeof(*hd));
 		free(hd);
 		return r;
 	}
@@ -586,6 +586,8 @@ static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
 static void http_close(struct rcd *d, struct rcd_device *dev)
 {
 	(void)d;
+	if (dev->origin)	/* the URL's query may be a presigned credential */
+		explicit_bzero(dev->origin, sizeof(struct http_dev));
 	free(dev->origin);
 	dev->origin = NULL;
 }

@@ -23,6 +23,7 @@
 #include "error.h"
 #include "genl.h"
 #include "ini.h"
+#include "replyq.h"
 #include "url.h"
 
 #define RCD_ALIGN 4096
@@ -58,17 +59,21 @@ struct rcd_group;
 
 struct rcd_origin_ops {
 	const char *name;
-	/* per device: open the origin and check it is the recorded version */
+	/*
+	 * per device: open the origin.  May finish later (dev->opening set):
+	 * then it ends in rcd_device_opened(), and nothing in between may
+	 * block on the origin (a hung mount stalls only this device).
+	 */
 	int (*open)(struct rcd *d, struct rcd_device *dev, struct rc_err *err);
 	void (*close)(struct rcd *d, struct rcd_device *dev);
 	/* before each fill: 0, or -ESTALE once the origin changed */
 	int (*check)(struct rcd *d, struct rcd_device *dev);
 	/*
-	 * How many reads the waiting fills should be spread over now: 0 when
-	 * no read can start, else the reads the backend could run at once
-	 * (coalescing trades parallel reads for fewer, larger ones).
+	 * How many reads the waiting fills of @dev should be spread over now:
+	 * 0 when no read can start, else the reads the backend could run at
+	 * once (coalescing trades parallel reads for fewer, larger ones).
 	 */
-	unsigned int (*spread)(struct rcd *d);
+	unsigned int (*spread)(struct rcd *d, struct rcd_device *dev);
 	/* read g->off..g->len into g->share->p; ends in rcd_group_done() */
 	void (*start)(struct rcd *d, struct rcd_group *g);
 };
@@ -82,9 +87,11 @@ struct rcd_device {
 	int cache_fd;			/* O_DIRECT */
 	struct rcd_fill *pending;	/* waiting for a read: demand, then prefetch */
 	uint64_t pending_bytes;		/* their origin bytes */
-	unsigned int refs;		/* fills in flight */
+	unsigned int refs;		/* fills and origin operations in flight */
 	bool removed;
 	bool stale;
+	bool opening;			/* the origin's open has not finished */
+	bool broken;			/* its open failed: only its fills still hold it */
 };
 
 /* A buffer several coalesced fills write their slices from. */
@@ -96,6 +103,7 @@ struct rcd_shared_buf {
 
 struct rcd_fill {
 	struct rcd_iou iou;		/* the cache write */
+	struct rc_reply reply;		/* its FETCH_DONE, while it waits to be sent */
 	struct rcd_fill *next;		/* engine wait list, or dev->pending */
 	struct rc_nl_fetch fx;
 	struct rcd_device *dev;
@@ -132,6 +140,10 @@ struct rcd {
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned int pending_sqes;
+	unsigned int ring_inflight;	/* operations submitted, not completed */
+	unsigned int writes_inflight;	/* of them, cache writes */
+	bool draining;			/* exiting: no new cache write or origin read */
+	struct rc_replyq replies;	/* FETCH_DONEs waiting for socket room */
 	int epfd;
 	struct rcd_watch sig_w, ring_w, nl_w;
 	struct rcd_device *devices;
@@ -140,8 +152,10 @@ struct rcd {
 	uint64_t buffer_bytes;
 	struct rc_bufpool bufs;		/* group buffers, used again */
 	bool stopping;
+	uint64_t stop_deadline_ns;	/* stopping: exit then, fills or not */
 	struct rcd_watch *dead_watches;	/* events of this round may still name them */
 	void *http;			/* origin_http.c state */
+	bool curl_ok;			/* curl_global_init() done */
 	struct rcd_node *node;		/* node.c: reports, metrics, declared devices */
 };
 
@@ -150,6 +164,12 @@ struct rcd {
  * fails (@what NULL: the backend logged the error already). */
 void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what);
 void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason);
+/* An origin open that dev->opening announced ended: @error 0 or a negative
+ * errno, @what saying what failed (the fills waiting on it fail with it). */
+void rcd_device_opened(struct rcd *d, struct rcd_device *dev, int error, const char *what);
+/* A backend's asynchronous operation holds its device while in flight. */
+void rcd_device_hold(struct rcd_device *dev);
+void rcd_device_release(struct rcd *d, struct rcd_device *dev);
 struct io_uring_sqe *rcd_get_sqe(struct rcd *d);
 int rcd_watch(struct rcd *d, struct rcd_watch *w, uint32_t events, bool modify);
 void rcd_unwatch(struct rcd *d, struct rcd_watch *w);
