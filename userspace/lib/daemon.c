@@ -959,6 +959,7 @@ static void cleanup(struct rcd *d)
 	bool threads_left = rcd_node_stop(d);
 
 	d->stopping = true;
+	d->draining = true;	/* from here on, no new cache write or origin read */
 	if (d->http)
 		rcd_http_exit(d);
 	/* before the fill socket closes, and while the devices are still there */

@@ -78,6 +78,7 @@ int rc_ini_load(struct rc_ini *ini, const char *path, struct rc_err *err)
 		ini->n++;
 	}
 	fclose(f);
+	explicit_bzero(line, sizeof(line));	/* it may have held a secret */
 	return 0;
 }
 
@@ -88,6 +89,9 @@ void rc_ini_free(struct rc_ini *ini)
 	for (i = 0; i < ini->n; i++) {
 		free(ini->e[i].section);
 		free(ini->e[i].key);
+		/* credentials files: secret keys, session tokens */
+		if (ini->e[i].value)
+			explicit_bzero(ini->e[i].value, strlen(ini->e[i].value));
 		free(ini->e[i].value);
 	}
 	free(ini->e);
