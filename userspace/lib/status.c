@@ -22,15 +22,16 @@ int rc_status_parse_info(const char *params, struct rc_status *st,
 		   "%u %" SCNu64 "/%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		   " %" SCNu64 " %" SCNu64 " %15s %" SCNu64 " %15s %" SCNu64 " %" SCNu64
 		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-		   " %" SCNu64 " %" SCNu64,
+		   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
 		   &block_sectors, &st->cached_blocks, &st->total_blocks,
 		   &st->read_hits, &st->read_misses, &hit_sectors, &miss_sectors,
 		   &st->fetches_inflight, &st->fetch_errors, st->daemon,
 		   &st->stale_replies, st->mode, &st->slots, &st->evictions,
 		   &st->cache_read_errors, &st->md_commits, &st->prefetch_issued,
 		   &st->prefetch_used, &st->prefetch_wasted, &st->streams,
-		   &st->warmup_pending, &st->warmup_errors);
-	if (n != 22)
+		   &st->warmup_pending, &st->warmup_errors, &st->fill_timeouts,
+		   &st->late_replies, &st->retired_slots);
+	if (n != 22 && n != 25)
 		return rc_errf(err, EPROTO, "unrecognised rcache status: %s", params);
 	st->block_size = block_sectors * 512;
 	st->hit_bytes = hit_sectors * 512;
@@ -178,13 +179,15 @@ void rc_status_print_json_fields(FILE *f, const struct rc_status *st)
 		",\"md_commits\":%" PRIu64 ",\"prefetch_issued\":%" PRIu64
 		",\"prefetch_used\":%" PRIu64 ",\"prefetch_wasted\":%" PRIu64
 		",\"streams\":%" PRIu64 ",\"warmup_pending\":%" PRIu64
-		",\"warmup_errors\":%" PRIu64 ",\"daemon\":",
+		",\"warmup_errors\":%" PRIu64 ",\"fill_timeouts\":%" PRIu64
+		",\"late_replies\":%" PRIu64 ",\"retired_slots\":%" PRIu64 ",\"daemon\":",
 		st->block_size, st->size_bytes, st->cached_blocks, st->total_blocks,
 		cached_percent(st), st->read_hits, st->read_misses, st->hit_bytes,
 		st->miss_bytes, st->fetches_inflight, st->fetch_errors,
 		st->stale_replies, st->slots, st->evictions, st->cache_read_errors,
 		st->md_commits, st->prefetch_issued, st->prefetch_used, st->prefetch_wasted,
-		st->streams, st->warmup_pending, st->warmup_errors);
+		st->streams, st->warmup_pending, st->warmup_errors, st->fill_timeouts,
+		st->late_replies, st->retired_slots);
 	rc_json_string(f, st->daemon);
 	fprintf(f, ",\"mode\":");
 	rc_json_string(f, st->mode);
@@ -222,6 +225,9 @@ void rc_status_print_text(FILE *f, const struct rc_status *st)
 	fprintf(f, "  cache slots:   %" PRIu64 " (%" PRIu64 " evictions, %" PRIu64
 		" read errors, %" PRIu64 " metadata commits)\n",
 		st->slots, st->evictions, st->cache_read_errors, st->md_commits);
+	if (st->retired_slots)
+		fprintf(f, "  retired slots: %" PRIu64 " (their cache write failed)\n",
+			st->retired_slots);
 	fprintf(f, "  prefetch:      %" PRIu64 " blocks issued, %" PRIu64 " used, %" PRIu64
 		" wasted; %" PRIu64 " sequential streams seen\n",
 		st->prefetch_issued, st->prefetch_used, st->prefetch_wasted, st->streams);

@@ -26,6 +26,7 @@ struct rc_status {
 	uint64_t slots, evictions, cache_read_errors, md_commits;
 	uint64_t prefetch_issued, prefetch_used, prefetch_wasted, streams;
 	uint64_t warmup_pending, warmup_errors;
+	uint64_t fill_timeouts, late_replies, retired_slots;	/* 0 from older modules */
 	char daemon[16];		/* connected | absent */
 	char mode[16];			/* ready | stale | failed */
 	char reason[1024];		/* why, when not ready (from netlink) */
