@@ -252,7 +252,8 @@ static void fill_finish(struct rcd *d, struct rcd_fill *f, int error, const char
 	 * slot out of use until it knows we will not write it.
 	 */
 	r = error == -ECANCELED && !(f->dev && f->dev->removed) ? 0 :
-		rc_genl_fetch_done(&d->fill, &f->fx, error, 0);
+		rc_genl_fetch_done(&d->fill, &f->fx, error,
+				   f->cache_write_failed ? RCACHE_DONE_F_CACHE_WRITE : 0);
 	rc_debug("request %u (block %" PRIu64 "%s): done (%d) after %.1f ms", f->fx.req_id,
 		 f->fx.block, f->fx.flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "", error,
 		 (rc_now_ns() - f->start_ns) / 1e6);
@@ -542,6 +543,7 @@ static void write_complete(struct rcd *d, struct rcd_iou *op, int res)
 		return;
 	}
 	if (res <= 0) {
+		f->cache_write_failed = true;
 		fill_finish(d, f, res ? res : -EIO, "cache write");
 		return;
 	}

@@ -105,6 +105,7 @@ struct rcd_fill {
 	size_t done;
 	uint64_t start_ns;		/* FETCH received (fill latency metrics) */
 	bool alone;			/* never coalesced again (its group failed) */
+	bool cache_write_failed;	/* FETCH_DONE says so: the kernel retires the slot */
 };
 
 /* Fills of adjacent blocks, read from the origin in one piece. */
