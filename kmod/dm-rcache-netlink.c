@@ -565,6 +565,8 @@ static int rcache_nl_fetch_done(struct sk_buff *skb, struct genl_info *info)
 	rcache_detach_locked(d, f);
 	spin_unlock(&d->lock);
 
+	f->cache_write_failed = err && info->attrs[RCACHE_ATTR_FLAGS] &&
+		(nla_get_u32(info->attrs[RCACHE_ATTR_FLAGS]) & RCACHE_DONE_F_CACHE_WRITE);
 	rcache_fetch_complete(f, -(int)err, BLK_STS_IOERR);
 	rcache_kick_send(d, 0);
 	return 0;
