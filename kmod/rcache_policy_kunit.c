@@ -215,7 +215,8 @@ static void rcache_policy_loop(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, lru.stamp);
 	KUNIT_ASSERT_NOT_NULL(test, lru.slot_block);
 	for (pass = 1; pass <= passes; pass++) {
-		hits = lru_hits = 0;
+		hits = 0;
+		lru_hits = 0;
 		for (b = 0; b < loop; b++) {
 			hits += rcache_kunit_read(c, b);
 			lru_hits += rcache_kunit_lru_read(&lru, b);
