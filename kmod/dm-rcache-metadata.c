@@ -16,9 +16,9 @@
  * each pass flushing before it writes.
  */
 #include <linux/blkdev.h>
-#include <linux/delay.h>
 #include <linux/dm-io.h>
 #include <linux/random.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
@@ -148,6 +148,10 @@ static int rcache_md_load_page(struct rcache *rc, void *copies[2], u64 index, u6
 
 		if (!e)
 			continue;
+		if (e == RCACHE_MD_ENTRY_RETIRED && slot < rc->geo.nr_slots) {
+			rcache_policy_load_retired(&rc->policy, slot);
+			continue;
+		}
 		if (slot >= rc->geo.nr_slots || e - 1 >= rc->nr_blocks) {
 			DMERR("%s: metadata page %llu: bad entry %u for slot %llu",
 			      rcache_dm_name(rc), index, e, slot);
@@ -159,11 +163,21 @@ static int rcache_md_load_page(struct rcache *rc, void *copies[2], u64 index, u6
 		 * wrote the page of the block's new slot and before the page
 		 * of its old one.  Both slots hold the block's data (a freed
 		 * slot is reused only after its commit completes): keep the
-		 * first, free this one, and let the next commit say so.
+		 * first, and free this one as an eviction does: reused only
+		 * once a commit recorded it empty.  Reused earlier, a second
+		 * crash after that commit wrote the other page (the first
+		 * slot empty) and before this one would leave the block
+		 * named here only, over another block's bytes.
 		 */
 		if (atomic_read(&rc->map[e - 1]) & RCACHE_MAP_VALID) {
 			DMWARN("%s: block %u in two slots (a commit cut short): slot %llu freed",
 			       rcache_dm_name(rc), e - 1, slot);
+			if (rc->nr_freeing_list < RCACHE_FREEING_CAP) {
+				rcache_policy_load_freeing(&rc->policy, slot);
+				rc->freeing[rc->nr_freeing_list++] = slot;
+			} else {
+				rcache_policy_reserve(&rc->policy, slot);
+			}
 			rcache_md_dirty_slot(rc, slot);
 			continue;
 		}
@@ -192,6 +206,7 @@ int rcache_md_load(struct rcache *rc, char **error)
 	/* from scratch, also when a failed resume tries again */
 	memset(rc->map, 0, rcache_map_words(rc->nr_blocks, md->md_pages) * sizeof(*rc->map));
 	rcache_policy_init(&rc->policy, rc->map, rc->rmap, rc->nr_blocks, rc->geo.nr_slots);
+	rc->nr_freeing_list = 0;
 	md->nr_dirty = 0;
 	md->seq = 1;
 	for (p = 0; p < md->md_pages; p += n) {
@@ -394,24 +409,16 @@ static int rcache_md_write_pass(struct rcache *rc, void *buf, const struct rcach
 	return r;
 }
 
-/* Slots whose empty entries are durable: reusable once earlier hits drained. */
+/*
+ * Slots whose empty entries are durable: reusable once the hits that could
+ * still read them ended (dm-rcache.h: hits and slot reuse).
+ */
 static void rcache_md_release(struct rcache *rc, const u32 *slots, unsigned int n)
 {
-	unsigned int e = rc->hit_epoch & 1, i;
-	unsigned long sum;
+	unsigned int i;
 	bool waiters;
-	int cpu;
 
-	WRITE_ONCE(rc->hit_epoch, rc->hit_epoch + 1);
-	smp_mb();	/* pairs with the barrier in rcache_hit_get() */
-	for (;;) {
-		sum = 0;
-		for_each_possible_cpu(cpu)
-			sum += *per_cpu_ptr(rc->hits_inflight[e], cpu);
-		if (!sum)
-			break;
-		usleep_range(100, 1000);
-	}
+	synchronize_srcu_expedited(&rc->hit_srcu);
 	spin_lock_irq(&rc->lock);
 	for (i = 0; i < n; i++)
 		rcache_policy_release(&rc->policy, slots[i]);
@@ -460,19 +467,30 @@ static int rcache_md_commit_locked(struct rcache *rc)
 		spin_lock_irq(&rc->lock);
 		rcache_md_plan_pass(rc->map, md->md_pages, &cursor, &md->nr_dirty, rc->freeing,
 				    &rc->nr_freeing_list, &pass);
+		spin_unlock_irq(&rc->lock);
+		/*
+		 * A page at a time under the lock, encoded and checksummed
+		 * outside it.  The pages need not be one snapshot: an entry
+		 * that changes after its page was copied dirties the page
+		 * again, a slot freed after the plan is not released by this
+		 * pass, and a fill recorded valid completed before the flush
+		 * that precedes the writes.
+		 */
 		for (i = 0; i < pass.nr; i++) {
 			const unsigned int epp = RCACHE_MD_ENTRIES_PER_PAGE;
 			u64 first = pass.pages[i] * epp;
 
+			spin_lock_irq(&rc->lock);
 			for (k = 0; k < epp; k++)
 				md->entries[k] = first + k < rc->geo.nr_slots ?
 					rcache_policy_entry(&rc->policy, first + k) : 0;
+			spin_unlock_irq(&rc->lock);
 			rcache_md_page_encode(buf + i * RCACHE_MD_PAGE_SIZE, md->format_id, md->seq,
 					      pass.pages[i], md->entries, epp);
+			cond_resched();
 		}
 		if (pass.nr)
 			md->seq++;
-		spin_unlock_irq(&rc->lock);
 
 		if (pass.nr)
 			r = rcache_md_write_pass(rc, buf, &pass);
@@ -487,11 +505,16 @@ static int rcache_md_commit_locked(struct rcache *rc)
 	if (written)
 		md->commits++;
 	if (r) {
+		unsigned int noio;
+
 		md->failed = true;
 		DMERR("%s: metadata commit to %s failed (%d): device fails misses from now on",
 		      rcache_dm_name(rc), rc->cache_dev->name, r);
+		/* the cache device is failing: reclaim must not write to it */
+		noio = memalloc_noio_save();
 		rcache_set_state(rc, RCACHE_STATE_FAILED,
 				 "metadata write to the cache device failed");
+		memalloc_noio_restore(noio);
 		queue_work(rc->wq, &rc->worker);	/* fails the fetches waiting for slots */
 	}
 	return r;

@@ -18,9 +18,20 @@
  *  - the hand promotes referenced probationary slots, evicts unreferenced
  *    ones, gives protected slots a second chance (clearing REF) and demotes
  *    unreferenced ones while the protected segment is over its target (3/4).
+ * A loop over more blocks than the cache holds defeats that order: each
+ * fill would evict the block the loop reads next.  So fills enter "cold"
+ * (LRU insertion, Qureshi et al., ISCA 2007): onto a ring of recent fills
+ * that eviction takes first, newest first, unless referenced meanwhile, and
+ * a returning ghost is not admitted to protected.  A loop then keeps most of
+ * its blocks and cycles the rest through a few slots.  One fill in
+ * RCACHE_BIP_WARM enters warm as described above (bimodal insertion), so
+ * that a new working set still gets in and ghosts still get promoted.
+ * (Set duelling between the two insertions does not carry over from
+ * set-associative caches: with one global hand, blocks of a leader group
+ * share their fate with everyone else's and tell the modes apart poorly.)
  * Only valid slots are candidates: a slot being filled is never evicted, and
  * a slot evicted while hits are still reading it is not reused before they
- * drain (dm-rcache-target.c).  Callers hold the device lock, except for
+ * drain (dm-rcache.h: hits and slot reuse).  Callers hold the device lock, except for
  * rcache_policy_hit().
  */
 #include <linux/kernel.h>
@@ -71,10 +82,14 @@ void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
 	p->nr_free = nr_slots;
 }
 
-/* A slot the metadata says holds @block (loading a persistent cache). */
+/*
+ * A slot the metadata says holds @block (loading a persistent cache).  It
+ * was filled in an earlier life of the cache: tagged with the epoch before
+ * this one, so that a hit on it counts as a re-reference.
+ */
 void rcache_policy_load(struct rcache_policy *p, u32 slot, u32 block)
 {
-	atomic_set(&p->rmap[slot], block);
+	atomic_set(&p->rmap[slot], block | (((p->epoch - 1) & 3) << RCACHE_RMAP_EPOCH_SHIFT));
 	map_store(p, block, RCACHE_MAP_VALID | slot);
 	p->nr_free--;
 	p->nr_valid++;
@@ -87,8 +102,13 @@ static u32 free_pop(struct rcache_policy *p)
 	if (!p->nr_free)
 		return RCACHE_NO_SLOT;
 	if (!p->free_top) {
-		/* refill the small stack from the rmap, from where we stopped */
-		for (i = 0; i < p->nr_slots && p->free_top < RCACHE_FREE_STACK; i++) {
+		/*
+		 * Refill the small stack from the rmap, from where we stopped,
+		 * a bounded stretch per call (the caller holds a spinlock):
+		 * a fetch that finds none waits for the worker, which goes on.
+		 */
+		for (i = 0; i < min_t(u64, p->nr_slots, RCACHE_REFILL_STEPS) &&
+		     p->free_top < RCACHE_FREE_STACK; i++) {
 			u64 s = p->free_cursor;
 
 			p->free_cursor = s + 1 == p->nr_slots ? 0 : s + 1;
@@ -113,6 +133,21 @@ u32 rcache_policy_alloc(struct rcache_policy *p, u32 block)
 	return s;
 }
 
+/* A fill enters cold, but for one in RCACHE_BIP_WARM. */
+static bool insert_cold(struct rcache_policy *p)
+{
+	return ++p->fills % RCACHE_BIP_WARM != 0;
+}
+
+static void cold_push(struct rcache_policy *p, u32 slot)
+{
+	p->cold[(p->cold_head + p->cold_nr) % RCACHE_COLD_RING] = slot;
+	if (p->cold_nr < RCACHE_COLD_RING)
+		p->cold_nr++;
+	else
+		p->cold_head = (p->cold_head + 1) % RCACHE_COLD_RING;	/* the oldest goes */
+}
+
 /*
  * @block's data is in @slot: make it valid (@prefetched: nobody asked for it
  * yet).  Returns the new map word.
@@ -121,13 +156,18 @@ u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool pref
 {
 	u32 m = RCACHE_MAP_VALID | slot | (prefetched ? RCACHE_MAP_PREFETCHED : 0);
 	u32 w = atomic_read(&p->rmap[slot]);
+	bool cold = insert_cold(p);
 
 	if (atomic_read(&p->map[block]) & RCACHE_MAP_GHOST) {
-		/* evicted from probation and wanted again: it is hot */
-		w |= RCACHE_RMAP_PROT;
-		p->nr_protected++;
+		/* evicted from probation and wanted again: hot, unless a loop */
+		if (!cold) {
+			w |= RCACHE_RMAP_PROT;
+			p->nr_protected++;
+		}
 		p->nr_ghosts--;
 	}
+	if (cold)
+		cold_push(p, slot);
 	atomic_set(&p->rmap[slot], w);
 	map_store(p, block, m);
 	p->nr_valid++;
@@ -136,6 +176,36 @@ u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool pref
 		WRITE_ONCE(p->epoch, p->epoch + 1);
 	}
 	return m;
+}
+
+/*
+ * A fill whose cache write failed: the slot is out of use for good (its
+ * entry says so on disk), not back on the free stack where the next miss
+ * would take it and fail again.
+ */
+void rcache_policy_retire(struct rcache_policy *p, u32 slot)
+{
+	atomic_set(&p->rmap[slot], RCACHE_RMAP_RETIRED);
+	p->nr_retired++;
+}
+
+/* A slot the metadata records retired (loading a persistent cache). */
+void rcache_policy_load_retired(struct rcache_policy *p, u32 slot)
+{
+	atomic_set(&p->rmap[slot], RCACHE_RMAP_RETIRED);
+	p->nr_free--;
+	p->nr_retired++;
+}
+
+/*
+ * A slot the metadata names but that is dropped while loading: FREEING, so
+ * that it is reused only after a commit recorded it empty.
+ */
+void rcache_policy_load_freeing(struct rcache_policy *p, u32 slot)
+{
+	atomic_set(&p->rmap[slot], RCACHE_RMAP_FREEING);
+	p->nr_free--;
+	p->nr_freeing++;
 }
 
 /* A fill that failed: the slot never held valid data, it is free again. */
@@ -168,6 +238,10 @@ static void slot_drop(struct rcache_policy *p, u64 s, u32 block, bool ghost)
  * Moves the hand until @n victims are found or @max_steps slots were looked
  * at.  Victims become FREEING: invalid now, reusable once their empty
  * metadata entry is durable and hits that started before have drained.
+ * The hand always finds one within three turns (counted across calls):
+ * after a turn without a victim protection ends, and after two the next
+ * valid slot goes whatever its bits (hits may set REF on every slot as fast
+ * as the hand clears them).
  */
 unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 				 u32 *victims, u64 max_steps)
@@ -176,20 +250,35 @@ unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 	u64 step;
 	u32 b;
 
+	/* cold fills first, newest first, unless referenced since */
+	while (k < n && p->cold_nr) {
+		u64 s = p->cold[(p->cold_head + --p->cold_nr) % RCACHE_COLD_RING];
+
+		/* an entry may be stale: whatever the slot holds now must qualify */
+		if (!slot_valid(p, s, &b) ||
+		    atomic_read(&p->rmap[s]) & (RCACHE_RMAP_PROT | RCACHE_RMAP_REF))
+			continue;
+		slot_drop(p, s, b, true);
+		victims[k++] = s;
+		p->evictions++;
+		p->idle_steps = 0;
+	}
 	for (step = 0; step < max_steps && k < n && p->nr_valid; step++) {
 		u64 s = p->hand;
 		u32 w;
 
 		p->hand = s + 1 == p->nr_slots ? 0 : s + 1;
+		p->idle_steps++;
 		if (!slot_valid(p, s, &b))
 			continue;
 		w = atomic_read(&p->rmap[s]);
+		if (p->idle_steps > 2 * p->nr_slots)
+			goto evict;
 		if (w & RCACHE_RMAP_PROT) {
-			/* after a whole turn without a victim, protection ends too */
 			if (w & RCACHE_RMAP_REF) {
 				atomic_andnot(RCACHE_RMAP_REF, &p->rmap[s]);
 			} else if (p->nr_protected > p->target_protected ||
-				   step >= p->nr_slots) {
+				   p->idle_steps > p->nr_slots) {
 				atomic_andnot(RCACHE_RMAP_PROT, &p->rmap[s]);
 				p->nr_protected--;
 			}
@@ -202,9 +291,11 @@ unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 			p->promotions++;
 			continue;
 		}
+evict:
 		slot_drop(p, s, b, true);
 		victims[k++] = s;
 		p->evictions++;
+		p->idle_steps = 0;
 	}
 	return k;
 }
@@ -285,12 +376,14 @@ void rcache_policy_clear_ghosts(struct rcache_policy *p, u64 first, u64 count)
 	}
 }
 
-/* The metadata entry of slot @s: 0 when empty, else block + 1. */
+/* The metadata entry of slot @s: 0 when empty, else block + 1, or retired. */
 u32 rcache_policy_entry(struct rcache_policy *p, u64 s)
 {
 	u32 b;
 
-	return slot_valid(p, s, &b) ? b + 1 : 0;
+	if (slot_valid(p, s, &b))
+		return b + 1;
+	return atomic_read(&p->rmap[s]) == RCACHE_RMAP_RETIRED ? RCACHE_MD_ENTRY_RETIRED : 0;
 }
 
 /* Is @page among the @n ascending @pages? */

@@ -82,27 +82,26 @@ static struct rcache_bio *rcache_pb(struct bio *bio)
 
 /*
  * Takes a hit reference for @bio on @block's slot and returns the map word,
- * or 0 when the block is not valid.  The reference (per CPU, per epoch)
- * keeps a slot evicted meanwhile from being reused before the bio is done:
- * the commit flips the epoch and waits for the old one to drain.
+ * or 0 when the block is not valid (dm-rcache.h: hits and slot reuse).  The
+ * read side is left in rcache_end_io(), maybe on another CPU: hence the raw
+ * __srcu_read_lock(), as srcu_down_read() does in later kernels.
  */
 static u32 rcache_hit_get(struct rcache *rc, struct bio *bio, u64 block)
 {
 	struct rcache_bio *pb = rcache_pb(bio);
 	u32 w = atomic_read(&rc->map[block]);
-	unsigned int e;
+	int idx;
 
 	if (!(w & RCACHE_MAP_VALID))
 		return 0;
-	e = READ_ONCE(rc->hit_epoch) & 1;
-	this_cpu_inc(*rc->hits_inflight[e]);
-	smp_mb();	/* pairs with the barrier in rcache_md_commit() */
+	idx = __srcu_read_lock(&rc->hit_srcu);
 	if (unlikely((atomic_read(&rc->map[block]) ^ w) & ~RCACHE_MAP_MD)) {
-		this_cpu_dec(*rc->hits_inflight[e]);
+		__srcu_read_unlock(&rc->hit_srcu, idx);
 		return 0;
 	}
+	__release(&rc->hit_srcu);	/* held until rcache_end_io() */
 	pb->tracked = true;
-	pb->epoch = e;
+	pb->srcu_idx = idx;
 	pb->slot = w & RCACHE_MAP_SLOT_MASK;
 	return w;
 }
@@ -183,6 +182,7 @@ void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX])
 	ctr[RCACHE_CTR_WARMUP_ERRORS] = READ_ONCE(rc->warm.errors);
 	ctr[RCACHE_CTR_FILL_TIMEOUTS] = atomic64_read(&rc->fill_timeouts);
 	ctr[RCACHE_CTR_LATE_REPLIES] = rcache_daemon_late_replies();
+	ctr[RCACHE_CTR_RETIRED_SLOTS] = READ_ONCE(rc->policy.nr_retired);
 }
 
 /*
@@ -260,6 +260,19 @@ void rcache_fetch_unpin(struct rcache *rc)
 }
 
 /*
+ * Slot @slot's cache write failed: out of use for good, recorded so on disk
+ * (RCACHE_MD_ENTRY_RETIRED) and counted.  Called with rc->lock held.
+ */
+void rcache_retire_slot(struct rcache *rc, u32 slot)
+{
+	lockdep_assert_held(&rc->lock);
+	rcache_policy_retire(&rc->policy, slot);
+	rcache_md_dirty_slot(rc, slot);
+	DMERR_LIMIT("%s: cache write to slot %u of %s failed: slot retired",
+		    rcache_dm_name(rc), slot, rc->cache_dev->name);
+}
+
+/*
  * Ends a fetch that is already off every daemon list: @err == 0 marks the
  * block valid and hands the waiting bios to filled_work, which sends them
  * to the cache device; otherwise they end with @fail_status.  -ECANCELED is
@@ -272,7 +285,7 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 	struct rcache *rc = f->rc;
 	struct bio_list bios;
 	struct bio *bio;
-	bool waiters, idle, filled, unread = false, keep = false;
+	bool waiters, idle, filled, unread = false, keep = false, no_slot_left = false;
 
 	spin_lock_irq(&rc->lock);
 	if (!err && rc->mdata.failed)
@@ -307,8 +320,9 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		 */
 		keep = true;
 	} else if (f->cache_write_failed) {
-		/* the cache device could not take the block: retire the slot here */
-		rcache_policy_fill_failed(&rc->policy, f->slot);
+		rcache_retire_slot(rc, f->slot);
+		no_slot_left = rc->policy.nr_retired + rc->policy.nr_reserved >=
+			       rc->policy.nr_slots;
 	} else {
 		rcache_policy_fill_failed(&rc->policy, f->slot);
 	}
@@ -324,10 +338,22 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 		DMERR_LIMIT("%s: fetch of block %llu from %s failed: %d",
 			    rcache_dm_name(rc), f->block, rc->origin, err);
 	}
+	if (no_slot_left)
+		rcache_set_state(rc, RCACHE_STATE_FAILED,
+				 "cache writes failed in every slot of the cache device");
 	if (err) {
 		while ((bio = bio_list_pop(&bios))) {
-			bio->bi_status = fail_status;
-			bio_endio(bio);
+			if (f->cache_write_failed && !no_slot_left) {
+				/*
+				 * Into another slot: each try retires one, and
+				 * the device fails when none is left.
+				 */
+				rcache_pb(bio)->slot = RCACHE_NO_SLOT;
+				rcache_retry_bio(rc, bio);
+			} else {
+				bio->bi_status = fail_status;
+				bio_endio(bio);
+			}
 		}
 	} else if (!bio_list_empty(&bios)) {
 		/* not submitted here: this may run in a netlink handler */
@@ -799,7 +825,8 @@ static int rcache_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *er
 
 	if (!pb->tracked)
 		return DM_ENDIO_DONE;
-	this_cpu_dec(*rc->hits_inflight[pb->epoch]);
+	__acquire(&rc->hit_srcu);	/* taken in rcache_hit_get() */
+	__srcu_read_unlock(&rc->hit_srcu, pb->srcu_idx);
 	pb->tracked = false;
 	if (likely(!*error) || *error == BLK_STS_DM_REQUEUE ||
 	    bio_op(bio) != REQ_OP_READ || *error == BLK_STS_AGAIN)
@@ -898,6 +925,23 @@ static unsigned int rcache_evict_batch(struct rcache *rc)
 	return got;
 }
 
+/*
+ * Fetches wait for a slot and one will come from this device's own work:
+ * the hand or the free slot scan stopped at its bound per lock hold.  The
+ * worker goes on in a new run (the hand finds a victim within three turns).
+ */
+static bool rcache_slots_pending(struct rcache *rc)
+{
+	struct rcache_policy *p = &rc->policy;
+	bool pending;
+
+	spin_lock_irq(&rc->lock);
+	pending = !list_empty(&rc->slot_waiters) && !rc->mdata.failed &&
+		  READ_ONCE(rc->state) == RCACHE_STATE_READY && (p->nr_valid || p->nr_free);
+	spin_unlock_irq(&rc->lock);
+	return pending;
+}
+
 /* Fetches wait for slots that only a commit can release. */
 static bool rcache_waiters_need_commit(struct rcache *rc)
 {
@@ -979,6 +1023,8 @@ static void rcache_worker(struct work_struct *work)
 		rcache_fail_waiters(rc);
 	if (rcache_policy_too_many_ghosts(&rc->policy))
 		rcache_clear_ghosts(rc);
+	if (rcache_slots_pending(rc))
+		rcache_kick(rc);
 
 	/* flushes wait for the commit of what they found changed */
 	spin_lock_irq(&rc->lock);
@@ -1142,8 +1188,8 @@ static void rcache_free(struct rcache *rc)
 	if (rc->cache_dev)
 		dm_put_device(rc->ti, rc->cache_dev);
 	free_percpu(rc->stats);
-	free_percpu(rc->hits_inflight[0]);
-	free_percpu(rc->hits_inflight[1]);
+	if (rc->hit_srcu_ready)
+		cleanup_srcu_struct(&rc->hit_srcu);
 	kvfree(rc->map);
 	kvfree(rc->rmap);
 	kfree(rc->freeing);
@@ -1184,7 +1230,7 @@ static void rcache_log_memory(struct rcache *rc)
 		rcache_alloc_size(md->spare_pages, RCACHE_MD_SPARE_PAGES * sizeof(u64)) +
 		rcache_alloc_size(md->release, RCACHE_FREEING_CAP * sizeof(u32)) +
 		rcache_alloc_size(md->entries, RCACHE_MD_ENTRIES_PER_PAGE * sizeof(u32)) +
-		(u64)num_possible_cpus() * (sizeof(struct rcache_stats) + 2 * sizeof(long));
+		(u64)num_possible_cpus() * (sizeof(struct rcache_stats) + 4 * sizeof(long));
 	DMINFO("%s: %llu blocks, %llu slots: %llu.%04llu bytes of state per origin block + %llu",
 	       rcache_dm_name(rc), rc->nr_blocks, rc->geo.nr_slots,
 	       div64_u64(state, rc->nr_blocks), div64_u64(state * 10000, rc->nr_blocks) % 10000,
@@ -1295,12 +1341,11 @@ static int rcache_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	rc->rmap = kvcalloc(rc->geo.nr_slots, sizeof(*rc->rmap), GFP_KERNEL);
 	rc->freeing = kcalloc(RCACHE_FREEING_CAP, sizeof(*rc->freeing), GFP_KERNEL);
 	rc->stats = alloc_percpu(struct rcache_stats);
-	rc->hits_inflight[0] = alloc_percpu(unsigned long);
-	rc->hits_inflight[1] = alloc_percpu(unsigned long);
+	rc->hit_srcu_ready = !init_srcu_struct(&rc->hit_srcu);
 	rc->wq = alloc_ordered_workqueue("dm-rcache-%s", WQ_MEM_RECLAIM,
 					 rcache_dm_name(rc));
 	if (!rc->map || !rc->rmap || !rc->freeing || !rc->stats ||
-	    !rc->hits_inflight[0] || !rc->hits_inflight[1] || !rc->wq) {
+	    !rc->hit_srcu_ready || !rc->wq) {
 		ti->error = "Cannot allocate block map";
 		r = -ENOMEM;
 		goto bad;

@@ -155,10 +155,11 @@ int rcache_trace_start(struct rcache *rc)
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	t->seen = bitmap_zalloc(rc->nr_blocks, GFP_KERNEL);
+	/* one bit per origin block: megabytes for a large origin */
+	t->seen = kvcalloc(BITS_TO_LONGS(rc->nr_blocks), sizeof(long), GFP_KERNEL);
 	slots = vzalloc(RCACHE_TRACE_RING * sizeof(*slots));
 	if (!t->seen || !slots) {
-		bitmap_free(t->seen);
+		kvfree(t->seen);
 		vfree(slots);
 		kfree(t);
 		return -ENOMEM;
@@ -177,7 +178,7 @@ void rcache_trace_stop(struct rcache *rc)
 		return;
 	rcu_assign_pointer(rc->trace, NULL);
 	synchronize_rcu();	/* no reader records into it any more */
-	bitmap_free(t->seen);
+	kvfree(t->seen);
 	vfree(t->ring.slot);
 	kfree(t);
 }

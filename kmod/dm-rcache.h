@@ -16,6 +16,7 @@
 #include <linux/mutex.h>
 #include <linux/pid.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -107,10 +108,15 @@ u32 rcache_md_page_entry(const void *page, unsigned int j);
 #define RCACHE_RMAP_REF		((u32)BIT(31))
 /* never reused while this map lives (rcache_policy_reserve()) */
 #define RCACHE_RMAP_RESERVED	(RCACHE_RMAP_FREEING | RCACHE_RMAP_PROT)
+/* never used again: its cache write failed (RCACHE_MD_ENTRY_RETIRED on disk) */
+#define RCACHE_RMAP_RETIRED	(RCACHE_RMAP_FREEING | RCACHE_RMAP_REF)
 #define RCACHE_MAX_BLOCKS	(BIT_ULL(28) - 2)
 #define RCACHE_NO_SLOT		U32_MAX
 #define RCACHE_FREE_STACK	1024
+#define RCACHE_REFILL_STEPS	65536	/* rmap words a free stack refill looks at */
 #define RCACHE_WASTED_NOTES	32
+#define RCACHE_COLD_RING	1024	/* recent fills inserted cold */
+#define RCACHE_BIP_WARM		8	/* one fill in this many enters warm */
 
 /* The slot a map word names when its block is valid, else RCACHE_NO_SLOT. */
 static inline u32 rcache_map_slot(u32 w)
@@ -153,9 +159,11 @@ struct rcache_policy {
 	u64 nr_blocks, nr_slots;
 	u64 nr_valid, nr_free, nr_freeing;
 	u64 nr_reserved;		/* never reused: a daemon may write them */
+	u64 nr_retired;			/* never used again: their cache write failed */
 	u64 nr_protected, target_protected;
 	u64 nr_ghosts;
 	u64 hand;
+	u64 idle_steps;			/* hand steps since the last victim */
 	u32 epoch;
 	u64 fills_in_epoch, epoch_len;
 	u64 evictions, promotions;
@@ -166,6 +174,10 @@ struct rcache_policy {
 	u32 free_stack[RCACHE_FREE_STACK];
 	unsigned int free_top;
 	u64 free_cursor;
+	/* fills inserted cold: the next victims unless referenced first */
+	u32 cold[RCACHE_COLD_RING];		/* a ring: newest at cold_head + cold_nr - 1 */
+	unsigned int cold_head, cold_nr;
+	u32 fills;				/* for the bimodal choice */
 };
 
 void rcache_policy_init(struct rcache_policy *p, atomic_t *map, atomic_t *rmap,
@@ -174,6 +186,9 @@ void rcache_policy_load(struct rcache_policy *p, u32 slot, u32 block);
 u32 rcache_policy_alloc(struct rcache_policy *p, u32 block);
 u32 rcache_policy_filled(struct rcache_policy *p, u32 slot, u32 block, bool prefetched);
 void rcache_policy_fill_failed(struct rcache_policy *p, u32 slot);
+void rcache_policy_retire(struct rcache_policy *p, u32 slot);
+void rcache_policy_load_retired(struct rcache_policy *p, u32 slot);
+void rcache_policy_load_freeing(struct rcache_policy *p, u32 slot);
 unsigned int rcache_policy_evict(struct rcache_policy *p, unsigned int n,
 				 u32 *victims, u64 max_steps);
 u32 rcache_policy_invalidate(struct rcache_policy *p, u32 block);
@@ -297,11 +312,23 @@ struct rcache_stats {
 	u64 miss_sectors;
 };
 
-/* Per-bio data: which hit epoch the bio holds, and how to retry it. */
+/*
+ * Hits and slot reuse.  A hit reads its slot with no lock: it enters
+ * rc->hit_srcu before it re-checks the block's map word and leaves when its
+ * bio ends (rcache_end_io(), maybe on another CPU).  A slot stops being named
+ * by a map word under rc->lock (eviction, invalidation) and is reused only
+ * after a synchronize_srcu() that began after that, so every hit that could
+ * have read the old map word has ended.  SRCU counts entries and exits
+ * apart: a per-CPU up/down counter, entered on one CPU and left on another
+ * while the updater sums it, can read a false zero.  The hit path pays what
+ * dm core already pays per bio for its own table SRCU.
+ */
+
+/* Per-bio data: the hit's SRCU index, and how to retry the bio. */
 struct rcache_bio {
 	struct bvec_iter iter;		/* as mapped, to retry a failed hit */
 	u32 slot;
-	u8 epoch;
+	u8 srcu_idx;
 	u8 retries;			/* cache read errors so far */
 	bool tracked;			/* holds a hit reference */
 };
@@ -369,9 +396,8 @@ struct rcache {
 	struct rcache_policy policy;	/* under lock */
 	struct rcache_stats __percpu *stats;
 
-	/* hits reading a slot, by epoch: a freed slot waits for its epoch */
-	unsigned long __percpu *hits_inflight[2];
-	unsigned int hit_epoch;
+	struct srcu_struct hit_srcu;	/* hits reading a slot (struct rcache_bio) */
+	bool hit_srcu_ready;
 
 	spinlock_t lock;		/* fetches, policy, state, lists below */
 	DECLARE_HASHTABLE(fetches, 8);	/* in flight, by block */
@@ -487,6 +513,7 @@ dev_t rcache_dm_devt(struct rcache *rc);
 const char *rcache_dm_name(struct rcache *rc);
 void rcache_counters(struct rcache *rc, u64 ctr[__RCACHE_CTR_MAX]);
 int rcache_set_state(struct rcache *rc, u32 state, const char *reason);
+void rcache_retire_slot(struct rcache *rc, u32 slot);
 
 /* dm-rcache-warmup.c */
 int rcache_warmup_add(struct rcache *rc, u64 begin, u64 end, u64 rate);

@@ -115,6 +115,8 @@ static void rcache_policy_victim_order(struct kunit *test)
 				  v[i] != rcache_map_slot(atomic_read(&c->map[6])));
 	KUNIT_EXPECT_TRUE(test, cached(c, 3));
 	KUNIT_EXPECT_TRUE(test, cached(c, 6));
+	/* one turn of the hand over the two left: both promoted, no victim */
+	KUNIT_EXPECT_EQ(test, rcache_policy_evict(&c->p, 1, v, 8), 0U);
 	KUNIT_EXPECT_EQ(test, c->p.promotions, 2ULL);
 	/* evicted from probation: a ghost, admitted straight to protected */
 	KUNIT_EXPECT_TRUE(test, atomic_read(&c->map[0]) & RCACHE_MAP_GHOST);
@@ -193,6 +195,39 @@ static void rcache_policy_scan_resistance(struct kunit *test)
 	KUNIT_EXPECT_GE(test, hits, reads * 9 / 10);
 	KUNIT_EXPECT_LE(test, lru_hits, reads / 4);	/* the pattern does tell them apart */
 	KUNIT_EXPECT_GE(test, c->p.evictions, (u64)(blocks - slots));
+}
+
+/*
+ * A loop over 1.25 times the cache, three passes: after the first, each
+ * pass hits at least 90% of the optimum (cache / loop).  An LRU, and the
+ * CLOCK before fills entered cold, hit nothing: each fill evicts the block
+ * the loop reads next.
+ */
+static void rcache_policy_loop(struct kunit *test)
+{
+	const u32 slots = 2000, loop = 2500, passes = 3;
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, loop + 100, slots);
+	struct rcache_kunit_lru lru = { .slots = slots };
+	u32 b, pass, hits, lru_hits;
+
+	lru.stamp = kunit_kcalloc(test, loop, sizeof(*lru.stamp), GFP_KERNEL);
+	lru.slot_block = kunit_kcalloc(test, slots, sizeof(*lru.slot_block), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, lru.stamp);
+	KUNIT_ASSERT_NOT_NULL(test, lru.slot_block);
+	for (pass = 1; pass <= passes; pass++) {
+		hits = 0;
+		lru_hits = 0;
+		for (b = 0; b < loop; b++) {
+			hits += rcache_kunit_read(c, b);
+			lru_hits += rcache_kunit_lru_read(&lru, b);
+		}
+		kunit_info(test, "pass %u: %u hits of %u (optimum %u, LRU %u)",
+			   pass, hits, loop, slots, lru_hits);
+		if (pass > 1) {
+			KUNIT_EXPECT_GE(test, hits, slots * 9 / 10);
+			KUNIT_EXPECT_EQ(test, lru_hits, 0U);
+		}
+	}
 }
 
 /* Storing a map word keeps the metadata page bit that shares it. */
@@ -306,11 +341,102 @@ static void rcache_policy_commit_pass_releases_written(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cursor, md_pages);
 }
 
+/*
+ * Forward progress: every slot of a large cache valid and referenced, and
+ * re-referenced after every call (a hot set read as fast as the hand
+ * clears it).  Calls bounded as the worker bounds them (65536 slots) find
+ * a victim within three turns of the hand; before, the protected segment
+ * kept its slots for good and every call came back empty.
+ */
+static void rcache_policy_evict_progress(struct kunit *test)
+{
+	const u32 slots = 200000, steps = 65536;
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, slots + 100, slots);
+	unsigned int calls, max_calls = 3 * slots / steps + 2;
+	u32 s, b, victim = RCACHE_NO_SLOT;
+
+	for (b = 0; b < slots; b++) {
+		s = rcache_policy_alloc(&c->p, b);
+		KUNIT_ASSERT_NE(test, s, RCACHE_NO_SLOT);
+		rcache_policy_filled(&c->p, s, b, false);
+	}
+	for (calls = 0; calls < max_calls && victim == RCACHE_NO_SLOT; calls++) {
+		for (s = 0; s < slots; s++)
+			atomic_or(RCACHE_RMAP_REF, &c->rmap[s]);
+		rcache_policy_evict(&c->p, 1, &victim, steps);
+	}
+	kunit_info(test, "first victim after %u calls of %u slots", calls, steps);
+	KUNIT_EXPECT_NE(test, victim, RCACHE_NO_SLOT);
+	KUNIT_EXPECT_EQ(test, c->p.nr_valid, (u64)slots - 1);
+}
+
+/*
+ * A slot whose cache write failed is retired: never handed out again, not
+ * by a release either, recorded RETIRED, and loaded back retired.
+ */
+static void rcache_policy_retired_slot(struct kunit *test)
+{
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, 20, 4);
+	struct rcache_kunit_cache *d = rcache_kunit_cache(test, 20, 4);
+	u32 bad, s;
+	int i;
+
+	bad = rcache_policy_alloc(&c->p, 7);
+	rcache_policy_retire(&c->p, bad);
+	KUNIT_EXPECT_EQ(test, c->p.nr_retired, 1ULL);
+	KUNIT_EXPECT_EQ(test, c->p.nr_free, 3ULL);
+	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&c->p, bad), RCACHE_MD_ENTRY_RETIRED);
+	KUNIT_EXPECT_FALSE(test, cached(c, 7));
+	rcache_policy_release(&c->p, bad);
+	KUNIT_EXPECT_EQ(test, rcache_policy_reserve(&c->p, bad), RCACHE_NO_SLOT);
+	KUNIT_EXPECT_EQ(test, c->p.nr_reserved, 0ULL);
+	/* the other three slots serve every later miss; the retired one none */
+	for (i = 0; i < 12; i++) {
+		KUNIT_EXPECT_FALSE(test, rcache_kunit_read(c, 8 + i));
+		KUNIT_EXPECT_NE(test, rcache_map_slot(atomic_read(&c->map[8 + i])), bad);
+	}
+	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&c->p, bad), RCACHE_MD_ENTRY_RETIRED);
+	/* what the metadata says, loaded into a new map */
+	rcache_policy_load_retired(&d->p, bad);
+	KUNIT_EXPECT_EQ(test, d->p.nr_free, 3ULL);
+	KUNIT_EXPECT_EQ(test, d->p.nr_retired, 1ULL);
+	for (i = 0; i < 3; i++) {
+		s = rcache_policy_alloc(&d->p, i);
+		KUNIT_EXPECT_TRUE(test, s != bad && s != RCACHE_NO_SLOT);
+	}
+	KUNIT_EXPECT_EQ(test, rcache_policy_alloc(&d->p, 5), RCACHE_NO_SLOT);
+	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&d->p, bad), RCACHE_MD_ENTRY_RETIRED);
+}
+
+/*
+ * A duplicate dropped while loading is FREEING: empty in the next commit,
+ * and handed out only after the commit released it.
+ */
+static void rcache_policy_load_freeing_waits(struct kunit *test)
+{
+	struct rcache_kunit_cache *c = rcache_kunit_cache(test, 20, 2);
+
+	rcache_policy_load(&c->p, 0, 5);
+	rcache_policy_load_freeing(&c->p, 1);
+	KUNIT_EXPECT_EQ(test, rcache_policy_entry(&c->p, 1), 0U);
+	KUNIT_EXPECT_EQ(test, c->p.nr_free, 0ULL);
+	KUNIT_EXPECT_EQ(test, rcache_policy_alloc(&c->p, 6), RCACHE_NO_SLOT);
+	rcache_policy_release(&c->p, 1);
+	KUNIT_EXPECT_EQ(test, rcache_policy_alloc(&c->p, 6), 1U);
+	/* a loaded block's first hit counts: it was filled in an earlier life */
+	rcache_policy_hit(&c->p, 0);
+	KUNIT_EXPECT_TRUE(test, atomic_read(&c->rmap[0]) & RCACHE_RMAP_REF);
+}
+
 static struct kunit_case rcache_policy_cases[] = {
+	KUNIT_CASE(rcache_policy_evict_progress),
+	KUNIT_CASE(rcache_policy_retired_slot),
+	KUNIT_CASE(rcache_policy_load_freeing_waits),
 	KUNIT_CASE(rcache_policy_alloc_fill),
 	KUNIT_CASE(rcache_policy_invalidate_release),
 	KUNIT_CASE(rcache_policy_victim_order),
 	KUNIT_CASE(rcache_policy_scan_resistance),
+	KUNIT_CASE(rcache_policy_loop),
 	KUNIT_CASE(rcache_policy_map_keeps_md_bit),
 	KUNIT_CASE(rcache_policy_reserve_slots),
 	KUNIT_CASE(rcache_policy_commit_pass_releases_written),

@@ -370,6 +370,166 @@ test_eviction_scan_resistance() {
 	dmsetup remove small
 }
 
+# A loop over 1.25 times the cache (the whole 48 MiB origin in 4 KiB blocks,
+# 9,830 slots), three passes: each pass after the first hits at least 90%
+# of the optimum (cache / loop).  Before fills entered cold, each fill
+# evicted the block the loop read next and passes 2 and 3 hit nothing.
+test_eviction_loop() {
+	local slots=9830 bs=4096 blocks=$((ORIGIN_SIZE / 4096)) pass h0 m0 hits misses
+	dmsetup create loopc --table "0 $(((MiB + slots * bs) / 512)) linear $C0 0"
+	dmsetup mknodes loopc
+	dd if=/dev/zero of=/dev/mapper/loopc bs=1M count=2 oflag=direct status=none
+	start_daemon
+	rcachectl create lp --origin file://$ORIGIN --cache /dev/mapper/loopc --block-size 4K \
+		--no-prefetch
+	assert_eq "$(field lp slots)" $slots "slots"
+	for pass in 1 2 3; do
+		h0=$(field lp read_hits)
+		m0=$(field lp read_misses)
+		dd if=/dev/mapper/lp bs=64K iflag=direct status=none | cmp -s - $ORIGIN ||
+			die "pass $pass read wrong bytes"
+		hits=$(($(field lp read_hits) - h0))
+		misses=$(($(field lp read_misses) - m0))
+		echo "pass $pass: $hits hits, $misses misses of $blocks reads (optimum $slots hits)"
+		assert_eq $((hits + misses)) $blocks "reads counted in pass $pass"
+		[ $pass = 1 ] || assert_ge $hits $((slots * 9 / 10)) "hits in pass $pass"
+	done
+	rcachectl remove lp
+	dmsetup remove loopc
+}
+
+# fill_all_slots DEV: records every slot valid in the metadata, slot s
+# holding block s (the data area is sparse: zeros, as the origin's blocks
+# are).  A cache of 262,144 slots "filled" in a second instead of minutes.
+fill_all_slots() {
+	rcachectl inspect "$1" --json | python3 -c '
+import json, mmap, os, struct, sys
+j = json.load(sys.stdin)
+tab = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    tab.append(c)
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc = tab[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc        # the kernel crc32c(): no final inversion
+slots, pages, fmt = j["slots"], j["metadata_pages"], int(j["format_id"], 16)
+epp = (4096 - 32) // 4
+buf = mmap.mmap(-1, 4096 * pages)
+for p in range(pages):
+    first = p * epp
+    ents = [s + 1 if s < slots else 0 for s in range(first, first + epp)]
+    page = bytearray(struct.pack("<IIQQII", 0, 0x52434D44, fmt, 7, p, 0))
+    page += struct.pack("<%dI" % epp, *ents)
+    struct.pack_into("<I", page, 0, crc32c(bytes(page[4:])))
+    buf[4096 * p:4096 * (p + 1)] = bytes(page)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT)
+os.pwritev(fd, [buf], 4096)        # copy 0 of every page, newer than the format
+os.close(fd)
+print("%d slots recorded valid in %d metadata pages" % (slots, pages))
+' "$1"
+}
+
+# Eviction never stalls: a cache of 262,144+ slots of 4 KiB, every slot
+# valid and referenced, then cold reads.  The hand needs up to three turns
+# of the cache to find a victim, 65,536 slots per run of the worker; the
+# worker must go on by itself while fetches wait (before, a run that found
+# no victim was the last one, and the read waited for good).
+test_eviction_progress_all_referenced() {
+	local slots t0 t1 i gib=$((1024 * MiB))
+	dmsetup create evbig --table "0 $(((gib + 4 * MiB) / 512)) linear $BIG 0"
+	dmsetup mknodes evbig
+	dd if=/dev/zero of=/dev/mapper/evbig bs=1M count=4 oflag=direct status=none
+	truncate -s $((gib + 64 * MiB)) /data/ev-origin	# sparse: zeros
+	start_daemon
+	rcachectl create ev --origin file:///data/ev-origin --cache /dev/mapper/evbig \
+		--block-size 4K --no-prefetch
+	slots=$(field ev slots)
+	rcachectl remove ev
+	assert_ge "$slots" 262144 "slots"
+	fill_all_slots /dev/mapper/evbig
+	rcachectl create ev --origin file:///data/ev-origin --cache /dev/mapper/evbig \
+		--block-size 4K --no-prefetch
+	assert_eq "$(field ev cached_blocks)" "$slots" "cached blocks after loading"
+	# the reserve of free slots the worker evicts ahead of need: let it
+	# settle (it takes unreferenced slots), then reference every other one
+	sleep 2
+	local free=$((slots - $(field ev cached_blocks)))
+	echo "free slots kept in reserve: $free"
+	assert_le "$free" 1024 "free slots after loading"
+	t0=$(date +%s)
+	dd if=/dev/mapper/ev of=/dev/null bs=1M skip=4 count=$((slots / 256 - 4)) iflag=direct \
+		status=none
+	t1=$(date +%s)
+	echo "re-read $((slots / 256 - 4)) MiB of hits in $((t1 - t0)) s: every cached slot referenced"
+	assert_eq "$(field ev read_misses)" 0 "misses while re-reading"
+	# the reserve goes in one burst of misses, then single cold reads, each
+	# of which needs eviction
+	timeout 120 dd if=/dev/mapper/ev of=/dev/null bs=4M skip=$((slots / 1024 + 1)) count=1 \
+		iflag=direct status=none || die "a burst of cold reads did not complete"
+	for i in 1 2 3; do
+		t0=$(date +%s)
+		timeout 60 dd if=/dev/mapper/ev of=/dev/null bs=4K skip=$((slots + 2048 + i)) count=1 \
+			iflag=direct status=none || die "cold read $i with every slot referenced hung"
+		t1=$(date +%s)
+		echo "cold read $i: $((t1 - t0)) s, $(field ev evictions) evictions so far"
+		assert_le $((t1 - t0)) 30 "seconds for cold read $i"
+	done
+	assert_ge "$(field ev evictions)" 1 "evictions"
+	cmp <(dd if=/dev/mapper/ev bs=4K skip=$((slots + 2049)) count=3 iflag=direct status=none) \
+		<(dd if=/data/ev-origin bs=4K skip=$((slots + 2049)) count=3 status=none) ||
+		die "cold blocks read wrong"
+	rcachectl remove ev
+	dmsetup remove evbig
+	rm -f /data/ev-origin
+}
+
+# A slot whose cache write failed is retired: dm-error over part of the
+# data area, every miss still succeeds (into other slots), the retired
+# slots are counted, recorded on disk and stay retired after a re-create.
+test_cache_write_error_retires_slot() {
+	local sz retired
+	wipe $C1
+	sz=$(blockdev --getsz $C1)
+	dmsetup create cdev --table "0 $sz linear $C1 0"
+	dmsetup mknodes cdev
+	start_daemon
+	rcachectl create p9 --origin file://$ORIGIN --cache /dev/mapper/cdev --block-size 256K \
+		--no-prefetch
+	rcachectl remove p9
+	# 4 MiB of the data area (16 slots of 256 KiB) now fails every write
+	cache_table "0 20480 linear $C1 0
+20480 8192 error
+28672 $((sz - 28672)) linear $C1 28672"
+	rcachectl create p9 --origin file://$ORIGIN --cache /dev/mapper/cdev --block-size 256K \
+		--no-prefetch
+	assert_eq "$(sha_dev /dev/mapper/p9 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 over failing slots"
+	retired=$(field p9 retired_slots)
+	echo "retired slots: $retired of $(field p9 slots), $(field p9 fetch_errors) failed fills"
+	assert_ge "$retired" 1 "retired slots"
+	assert_le "$retired" 16 "retired slots (only the failing ones)"
+	dmesg | grep -q "slot retired" || die "no log line for a retired slot"
+	drop_caches
+	assert_eq "$(sha_dev /dev/mapper/p9 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 again"
+	rcachectl remove p9
+	assert_eq "$(rcachectl inspect /dev/mapper/cdev --json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["retired_slots"])')" \
+		"$retired" "retired slots recorded on disk"
+	# persisted: a new table loads them retired and never writes there
+	rcachectl create p9 --origin file://$ORIGIN --cache /dev/mapper/cdev --block-size 256K \
+		--no-prefetch
+	assert_eq "$(field p9 retired_slots)" "$retired" "retired slots after re-creating"
+	rcachectl invalidate p9
+	drop_caches
+	assert_eq "$(sha_dev /dev/mapper/p9 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 after re-creating"
+	assert_eq "$(field p9 retired_slots)" "$retired" "no new retirement"
+	rcachectl remove p9
+	dmsetup remove cdev
+}
+
 test_invalidate_and_clear_stats() {
 	wipe $C0
 	start_daemon
@@ -768,6 +928,89 @@ test_commit_order_log_replay() {
 	dmsetup remove lwlog lwcow lwscratch lwrec
 }
 
+# A duplicate repaired at load is reused only after its empty entry is on
+# disk.  The cache holds blocks 0..1015 in slots 0..1015 (metadata page 0)
+# and block 0 again in slot 1016 (page 1), as a commit cut short leaves
+# it; loading keeps slot 0 and frees slot 1016.  Recorded with dm-log-writes:
+# block 0 is dropped (page 0 dirty), four cold reads fill the free slots,
+# and a flush commits page 0, then page 1.  Had slot 1016 been reused at
+# once, a crash between those two page writes would leave block 0 named by
+# slot 1016 alone, over another block's bytes; logreplay.py checks the
+# cache at every flush and FUA point.
+test_dup_repair_log_replay() {
+	local slots=1020 bs=4096 cache_sectors log_sectors=$((40 * 2048)) geo
+	cache_sectors=$(((MiB + slots * bs) / 512))
+	modprobe dm-log-writes
+	modprobe dm-snapshot
+	make_origin /data/dr-origin $((slots * bs)) 12
+	dmsetup create lwrec --table "0 $cache_sectors linear $LW 0"
+	dmsetup create lwscratch --table "0 $cache_sectors linear $LW $cache_sectors"
+	dmsetup create lwcow --table "0 16384 linear $LW $((2 * cache_sectors))"
+	dmsetup create lwlog --table "0 $log_sectors linear $LW $((2 * cache_sectors + 16384))"
+	dmsetup mknodes
+	dd if=/dev/zero of=/dev/mapper/lwrec bs=1M count=2 oflag=direct status=none
+	dd if=/dev/zero of=/dev/mapper/lwlog bs=1M count=1 oflag=direct status=none
+	start_daemon
+	rcachectl create dr --origin file:///data/dr-origin --cache /dev/mapper/lwrec --block-size 4K \
+		--no-prefetch --commit-interval 0
+	assert_eq "$(field dr slots)" $slots "slots"
+	rcachectl remove dr
+	# the data of blocks 0..1015 in slots 0..1015, block 0's again in slot 1016
+	dd if=/data/dr-origin of=/dev/mapper/lwrec bs=$bs count=1016 seek=$((MiB / bs)) \
+		oflag=direct conv=notrunc status=none
+	dd if=/data/dr-origin of=/dev/mapper/lwrec bs=$bs count=1 seek=$((MiB / bs + 1016)) \
+		oflag=direct conv=notrunc status=none
+	rcachectl inspect /dev/mapper/lwrec --json | python3 -c '
+import json, mmap, os, struct, sys
+tab = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    tab.append(c)
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc = tab[(crc ^ b) & 0xff] ^ (crc >> 8)
+    return crc
+fmt = int(json.load(sys.stdin)["format_id"], 16)
+buf = mmap.mmap(-1, 8192)
+for p, ents in ((0, list(range(1, 1017))), (1, [1, 0, 0, 0] + [0] * 1012)):
+    page = bytearray(struct.pack("<IIQQII", 0, 0x52434D44, fmt, 5, p, 0))
+    page += struct.pack("<1016I", *ents)
+    struct.pack_into("<I", page, 0, crc32c(bytes(page[4:])))
+    buf[4096 * p:4096 * (p + 1)] = bytes(page)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_DIRECT)
+os.pwritev(fd, [buf], 4096)        # copy 0 of pages 0 and 1
+os.close(fd)
+' /dev/mapper/lwrec
+	assert_eq "$(rcachectl inspect /dev/mapper/lwrec --json | python3 -c \
+		'import json,sys; j = json.load(sys.stdin); print(j["cached_blocks"], j["duplicate_entries"])')" \
+		"1016 1" "blocks and duplicates recorded"
+	# logging starts from these bytes
+	dd if=/dev/mapper/lwrec of=/dev/mapper/lwscratch bs=1M oflag=direct status=none
+	dmsetup create lw --table "0 $cache_sectors log-writes /dev/mapper/lwrec /dev/mapper/lwlog"
+	dmsetup mknodes lw
+	dmesg -C
+	rcachectl create dr --origin file:///data/dr-origin --cache /dev/mapper/lw --block-size 4K \
+		--no-prefetch --commit-interval 0
+	dmesg | grep -q "block 0 in two slots (a commit cut short): slot 1016 freed" ||
+		die "the duplicate was not repaired"
+	rcachectl invalidate dr --range 0-4K
+	dd if=/dev/mapper/dr of=/dev/null bs=$bs skip=1016 count=4 iflag=direct status=none
+	flush_dev /dev/mapper/dr
+	assert_eq "$(sha_dev /dev/mapper/dr $((slots * bs)))" "$(sha_file /data/dr-origin)" "sha256"
+	dmsetup table dr >/data/dr-table
+	rcachectl remove dr
+	stop_daemon
+	dmsetup remove lw
+	python3 "$T/selftests/tools/logreplay.py" /dev/mapper/lwlog /dev/mapper/lwscratch \
+		/dev/mapper/lwcow /data/dr-table /data/dr-origin 40 | tee /data/dr-result ||
+		die "$(tail -n 1 /data/dr-result)"
+	grep -q "^logreplay: [1-9][0-9]* points checked" /data/dr-result || die "no point checked"
+	dmsetup remove lwlog lwcow lwscratch lwrec
+}
+
 TESTS=(
 	reload_keeps_cache test_reload_keeps_cache
 	flush_commits_idle_writes_nothing test_flush_commits_idle_writes_nothing
@@ -776,6 +1019,9 @@ TESTS=(
 	block_in_two_slots test_block_in_two_slots
 	media_errors test_media_errors
 	eviction_scan_resistance test_eviction_scan_resistance
+	eviction_loop test_eviction_loop
+	eviction_progress_all_referenced test_eviction_progress_all_referenced
+	cache_write_error_retires_slot test_cache_write_error_retires_slot
 	invalidate_and_clear_stats test_invalidate_and_clear_stats
 	invalidate_all_then_miss test_invalidate_all_then_miss
 	remove_recreate_during_fills test_remove_recreate_during_fills
@@ -783,6 +1029,7 @@ TESTS=(
 	suspend_no_daemon_small_cache test_suspend_no_daemon_small_cache
 	memory_per_origin_block test_memory_per_origin_block
 	commit_order_log_replay test_commit_order_log_replay
+	dup_repair_log_replay test_dup_repair_log_replay
 )
 t_run_all "$@"
 cleanup_devices

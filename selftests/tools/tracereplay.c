@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * tracereplay - zipf block traces for the hit-rate benchmark: generate one,
+ * tracereplay - block traces for the hit-rate benchmark (zipf, loop): generate one,
  * replay it against a block device, or simulate a cache over it offline.
  *
  *   tracereplay gen BLOCKS ACCESSES THETA SEED FILE
  *	ACCESSES block numbers in [0, BLOCKS), zipf(THETA) over the ranks; the
  *	rank -> block mapping is a seeded shuffle, so hot blocks are spread over
  *	the device.  FILE holds them as native 32-bit words.
+ *   tracereplay loop BLOCKS PASSES FILE
+ *	a cyclic scan: blocks 0 .. BLOCKS - 1 in order, PASSES times (an LRU
+ *	cache smaller than BLOCKS hits nothing on it).
  *   tracereplay replay DEV BLOCK_BYTES FROM TO THREADS FILE [RATE]
  *	reads accesses [FROM, TO) of the trace from DEV, one O_DIRECT pread of
  *	BLOCK_BYTES per access, by THREADS threads taking accesses in trace
@@ -42,6 +45,7 @@ static void fail(const char *what)
 static void usage(void)
 {
 	fprintf(stderr, "usage: tracereplay gen BLOCKS ACCESSES THETA SEED FILE\n"
+			"       tracereplay loop BLOCKS PASSES FILE\n"
 			"       tracereplay replay DEV BLOCK_BYTES FROM TO THREADS FILE [RATE]\n"
 			"       tracereplay sim CAPACITY FROM FILE\n");
 	exit(2);
@@ -121,6 +125,30 @@ static uint32_t *load_trace(const char *path, size_t *n)
 		fail(path);
 	close(fd);
 	return t;
+}
+
+static int cmd_loop(int argc, char **argv)
+{
+	uint64_t blocks, passes, i;
+	uint32_t *t;
+	FILE *f;
+
+	if (argc != 4)
+		usage();
+	blocks = strtoull(argv[1], NULL, 0);
+	passes = strtoull(argv[2], NULL, 0);
+	if (!blocks || blocks > UINT32_MAX || !passes || passes > UINT32_MAX / blocks)
+		usage();
+	t = malloc(blocks * passes * sizeof(*t));
+	if (!t)
+		fail("malloc");
+	for (i = 0; i < blocks * passes; i++)
+		t[i] = i % blocks;
+	f = fopen(argv[3], "wb");
+	if (!f || fwrite(t, sizeof(*t), blocks * passes, f) != blocks * passes || fclose(f))
+		fail(argv[3]);
+	free(t);
+	return 0;
 }
 
 static int cmd_gen(int argc, char **argv)
@@ -473,6 +501,8 @@ int main(int argc, char **argv)
 		usage();
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "loop"))
+		return cmd_loop(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "sim"))

@@ -236,13 +236,14 @@ static void inspect_page(uint8_t *page, uint64_t format_id, uint64_t seq, const 
 
 /*
  * A block named by two slots (a commit cut short) counts once, as the
- * kernel loads it, and is reported as a duplicate; the newer copy counts.
+ * kernel loads it, and is reported as a duplicate; the newer copy counts;
+ * a retired slot is counted apart, not taken for a block.
  */
 static void inspect_duplicates(void)
 {
 	static uint8_t img[3 * RCACHE_MD_PAGE_SIZE] __attribute__((aligned(4096)));
 	struct rcache_disk_sb *sb = (void *)img;
-	const uint32_t newer[4] = { 6, 8, 6, 0 }, older[4] = { 1, 2, 3, 4 };
+	const uint32_t newer[4] = { 6, 8, 6, RCACHE_MD_ENTRY_RETIRED }, older[4] = { 1, 2, 3, 4 };
 	char path[] = "rcache-inspect-XXXXXX";
 	struct rc_inspect in;
 	struct rc_err e;
@@ -271,6 +272,7 @@ static void inspect_duplicates(void)
 	CHECK(rc_inspect(path, &in, &e) == 0);
 	CHECK(in.cached_blocks == 2);
 	CHECK(in.duplicate_entries == 1);
+	CHECK(in.retired_slots == 1);
 	CHECK(in.last_seq == 3);
 	unlink(path);
 }

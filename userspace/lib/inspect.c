@@ -150,6 +150,10 @@ int rc_inspect(const char *dev, struct rc_inspect *out, struct rc_err *err)
 			e = le32toh(e);
 			if (!e)
 				continue;
+			if (e == RCACHE_MD_ENTRY_RETIRED) {
+				out->retired_slots++;
+				continue;
+			}
 			if (e - 1 >= out->nr_blocks) {
 				r = rc_errf(err, EBADMSG, "%s: metadata page %" PRIu64
 					    ": entry %u names no block of the origin", dev, p, e);
@@ -190,12 +194,12 @@ void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, boo
 			",\"cache_bytes\":%" PRIu64 ",\"origin_blocks\":%" PRIu64
 			",\"origin_size\":%" PRIu64 ",\"metadata_pages\":%" PRIu64
 			",\"cached_blocks\":%" PRIu64 ",\"duplicate_entries\":%" PRIu64
-			",\"last_commit\":%" PRIu64
+			",\"retired_slots\":%" PRIu64 ",\"last_commit\":%" PRIu64
 			",\"corrupt_copies\":%" PRIu64 ",\"damaged_pages\":%" PRIu64
 			",\"formatted\":\"%s\"}\n",
 			in->block_sectors * 512, in->nr_slots, in->data_start, in->cache_bytes,
 			in->nr_blocks, in->origin_size, in->md_pages, in->cached_blocks,
-			in->duplicate_entries, in->last_seq, in->corrupt_copies, in->damaged_pages, when);
+			in->duplicate_entries, in->retired_slots, in->last_seq, in->corrupt_copies, in->damaged_pages, when);
 		return;
 	}
 	fprintf(f, "%s: rcache cache device, format version %u\n", dev, in->version);
@@ -213,6 +217,9 @@ void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, boo
 	if (in->duplicate_entries)
 		fprintf(f, "  duplicates:     %" PRIu64 " entries name a block another slot holds"
 			" (a commit cut short; the kernel frees them)\n", in->duplicate_entries);
+	if (in->retired_slots)
+		fprintf(f, "  retired:        %" PRIu64 " slots (their cache write failed; never used)\n",
+			in->retired_slots);
 	if (in->corrupt_copies)
 		fprintf(f, "  damage:         %" PRIu64 " page copies fail their checksum, %" PRIu64
 			" pages have no good copy\n", in->corrupt_copies, in->damaged_pages);

@@ -19,6 +19,7 @@ struct rc_inspect {
 	/* from the metadata */
 	uint64_t cached_blocks;		/* distinct blocks, as the kernel loads them */
 	uint64_t duplicate_entries;	/* entries naming a block named before */
+	uint64_t retired_slots;		/* RCACHE_MD_ENTRY_RETIRED: a cache write failed */
 	uint64_t last_seq;
 	uint64_t corrupt_copies;	/* one copy of a page fails its checksum */
 	uint64_t damaged_pages;		/* both copies do */

@@ -227,6 +227,9 @@ void rc_status_print_text(FILE *f, const struct rc_status *st)
 	fprintf(f, "  cache slots:   %" PRIu64 " (%" PRIu64 " evictions, %" PRIu64
 		" read errors, %" PRIu64 " metadata commits)\n",
 		st->slots, st->evictions, st->cache_read_errors, st->md_commits);
+	if (st->retired_slots)
+		fprintf(f, "  retired slots: %" PRIu64 " (their cache write failed)\n",
+			st->retired_slots);
 	fprintf(f, "  prefetch:      %" PRIu64 " blocks issued, %" PRIu64 " used, %" PRIu64
 		" wasted; %" PRIu64 " sequential streams seen\n",
 		st->prefetch_issued, st->prefetch_used, st->prefetch_wasted, st->streams);
