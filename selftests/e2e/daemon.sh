@@ -57,13 +57,17 @@ test_exit_drains_cache_writes() {
 	sectors=$(blockdev --getsz "$C2")
 	make_origin /data/drain.img $size 21
 	sha=$(sha_file /data/drain.img)
-	dmsetup create slowcache --table "0 $sectors delay $C2 0 0 $C2 0 600000"
+	dmsetup create slowcache --table "0 $sectors linear $C2 0"
 	dmsetup mknodes slowcache
 	printf '[daemon]\nstop_grace_ms = 0\n' >/data/nograce.conf
 	start_daemon --config /data/nograce.conf
 	# no metadata commit in the window: only the daemon writes then
 	rcachectl create drain --origin file:///data/drain.img --cache /dev/mapper/slowcache \
 		--block-size 256K --commit-interval 600000 --no-prefetch --daemon-timeout 600
+	# formatted: from now on every write waits until the test releases it
+	dmsetup suspend slowcache
+	dmsetup load slowcache --table "0 $sectors delay $C2 0 0 $C2 0 600000"
+	dmsetup resume slowcache
 	sha_readers /dev/mapper/drain $size 8 >"$readers_out" &
 	readers=$!
 	wait_until 60 '[ "$(writes_held slowcache)" -gt 0 ]' || die "no cache write in flight"

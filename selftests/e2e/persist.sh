@@ -453,10 +453,10 @@ test_eviction_progress_all_referenced() {
 	fill_all_slots /dev/mapper/evbig
 	rcachectl create ev --origin file:///data/ev-origin --cache /dev/mapper/evbig \
 		--block-size 4K --no-prefetch
-	assert_eq "$(field ev cached_blocks)" "$slots" "cached blocks after loading"
-	# the reserve of free slots the worker evicts ahead of need: let it
-	# settle (it takes unreferenced slots), then reference every other one
+	# the reserve of free slots the worker evicts ahead of need at once: let
+	# it settle (it takes unreferenced slots), then reference every other one
 	sleep 2
+	assert_ge "$(field ev cached_blocks)" $((slots - 1024)) "cached blocks after loading"
 	local free=$((slots - $(field ev cached_blocks)))
 	echo "free slots kept in reserve: $free"
 	assert_le "$free" 1024 "free slots after loading"
