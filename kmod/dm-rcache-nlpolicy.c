@@ -16,8 +16,6 @@ const struct nla_policy rcache_nl_policy[RCACHE_ATTR_MAX + 1] = {
 	[RCACHE_ATTR_DEV_ID]		= { .type = NLA_U64 },
 	[RCACHE_ATTR_DEV]		= { .type = NLA_U32 },
 	[RCACHE_ATTR_REQ_ID]		= NLA_POLICY_MIN(NLA_U32, 1),
-	[RCACHE_ATTR_BLOCK]		= { .type = NLA_U64 },
-	[RCACHE_ATTR_FLAGS]		= { .type = NLA_U32 },
 	[RCACHE_ATTR_ERRNO]		= NLA_POLICY_MAX(NLA_U32, MAX_ERRNO),
 	[RCACHE_ATTR_NAME]		= { .type = NLA_NUL_STRING,
 					    .len = DM_NAME_LEN - 1 },
