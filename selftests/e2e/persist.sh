@@ -484,6 +484,8 @@ test_eviction_progress_all_referenced() {
 		die "cold blocks read wrong"
 	rcachectl remove ev
 	dmsetup remove evbig
+	# the superblock of a 1 GiB cache on $BIG: later tests use the whole disk
+	wipe $BIG
 	rm -f /data/ev-origin
 }
 
