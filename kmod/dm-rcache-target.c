@@ -381,6 +381,29 @@ void rcache_fetch_complete(struct rcache_fetch *f, int err,
 
 static int rcache_map_read(struct rcache *rc, struct bio *bio);
 
+/* Moves @from (filled_bios or retry_bios) to @to, under retry_lock. */
+static void rcache_take_bios(struct rcache *rc, struct bio_list *from, struct bio_list *to)
+{
+	spin_lock_irq(&rc->retry_lock);
+	*to = *from;
+	bio_list_init(from);
+	spin_unlock_irq(&rc->retry_lock);
+}
+
+/* Sends @bio through the read path again, from a worker (which may block). */
+static void rcache_map_again(struct rcache *rc, struct bio *bio)
+{
+	bio->bi_opf &= ~REQ_NOWAIT;
+	switch (rcache_map_read(rc, bio)) {
+	case DM_MAPIO_REMAPPED:
+		submit_bio_noacct(bio);
+		break;
+	case DM_MAPIO_KILL:
+		bio_io_error(bio);
+		break;
+	}
+}
+
 /* The bios of completed fills, from the device's workqueue. */
 static void rcache_filled_work(struct work_struct *work)
 {
@@ -389,10 +412,7 @@ static void rcache_filled_work(struct work_struct *work)
 	struct bio *bio;
 	u32 w;
 
-	spin_lock_irq(&rc->retry_lock);
-	bios = rc->filled_bios;
-	bio_list_init(&rc->filled_bios);
-	spin_unlock_irq(&rc->retry_lock);
+	rcache_take_bios(rc, &rc->filled_bios, &bios);
 	while ((bio = bio_list_pop(&bios))) {
 		/* resubmitted from a worker, which may block */
 		bio->bi_opf &= ~REQ_NOWAIT;
@@ -403,14 +423,7 @@ static void rcache_filled_work(struct work_struct *work)
 			continue;
 		}
 		/* evicted or fenced meanwhile: start over */
-		switch (rcache_map_read(rc, bio)) {
-		case DM_MAPIO_REMAPPED:
-			submit_bio_noacct(bio);
-			break;
-		case DM_MAPIO_KILL:
-			bio_io_error(bio);
-			break;
-		}
+		rcache_map_again(rc, bio);
 	}
 }
 
@@ -974,10 +987,7 @@ static void rcache_worker(struct work_struct *work)
 	int r;
 
 	/* hits that failed on the cache device go back through the read path */
-	spin_lock_irq(&rc->retry_lock);
-	bios = rc->retry_bios;
-	bio_list_init(&rc->retry_bios);
-	spin_unlock_irq(&rc->retry_lock);
+	rcache_take_bios(rc, &rc->retry_bios, &bios);
 	while ((bio = bio_list_pop(&bios))) {
 		struct rcache_bio *pb = rcache_pb(bio);
 		u64 block = rcache_bio_block(rc, bio);
@@ -991,15 +1001,7 @@ static void rcache_worker(struct work_struct *work)
 			atomic64_dec(&rc->cached_blocks);
 		}
 		spin_unlock_irq(&rc->lock);
-		bio->bi_opf &= ~REQ_NOWAIT;
-		switch (rcache_map_read(rc, bio)) {
-		case DM_MAPIO_REMAPPED:
-			submit_bio_noacct(bio);
-			break;
-		case DM_MAPIO_KILL:
-			bio_io_error(bio);
-			break;
-		}
+		rcache_map_again(rc, bio);
 	}
 
 	/*
