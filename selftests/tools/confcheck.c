@@ -9,11 +9,11 @@
  */
 #include <stdio.h>
 
-#include "lib/daemon.h"
-#include "lib/declare.h"
-#include "lib/dpmodel.h"
-#include "lib/ini.h"
-#include "lib/util.h"
+#include "daemon/daemon.h"
+#include "daemon/declare.h"
+#include "k8s/dpmodel.h"
+#include "common/ini.h"
+#include "common/util.h"
 
 int main(int argc, char **argv)
 {

@@ -41,7 +41,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/genl.h"
+#include "kernel/genl.h"
 
 static int fill_all(struct nl_msg *msg, void *arg)
 {

@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/metricsd.h"
-#include "lib/replyq.h"
-#include "lib/util.h"
+#include "daemon/metricsd.h"
+#include "daemon/replyq.h"
+#include "common/util.h"
 #include "unit.h"
 
 #define MS 1000000ULL

@@ -11,12 +11,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "lib/declare.h"
-#include "lib/dpmodel.h"
-#include "lib/ini.h"
-#include "lib/metrics.h"
-#include "lib/status.h"
-#include "lib/topology.h"
+#include "daemon/declare.h"
+#include "k8s/dpmodel.h"
+#include "common/ini.h"
+#include "daemon/metrics.h"
+#include "kernel/status.h"
+#include "k8s/topology.h"
 #include "unit.h"
 
 static char root[256];

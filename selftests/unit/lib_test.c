@@ -6,15 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/aws.h"
-#include "lib/bufpool.h"
-#include "lib/http.h"
-#include "lib/inspect.h"
-#include "lib/origin_secret.h"
-#include "lib/status.h"
-#include "lib/table.h"
-#include "lib/url.h"
-#include "lib/util.h"
+#include "origin/aws.h"
+#include "daemon/bufpool.h"
+#include "origin/http.h"
+#include "kernel/inspect.h"
+#include "origin/origin_secret.h"
+#include "kernel/status.h"
+#include "kernel/table.h"
+#include "origin/url.h"
+#include "common/util.h"
 #include "unit.h"
 
 static void url_file(void)

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/aws.h"
-#include "lib/daemon.h"
-#include "lib/http.h"
-#include "lib/ini.h"
-#include "lib/url.h"
+#include "origin/aws.h"
+#include "daemon/daemon.h"
+#include "origin/http.h"
+#include "common/ini.h"
+#include "origin/url.h"
 #include "unit.h"
 
 static void url_s3(void)

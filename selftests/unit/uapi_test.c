@@ -6,8 +6,8 @@
  * constants have not moved.  New commands, attributes and counters may only
  * be appended; the asserts below catch a renumbering at compile time.
  */
-#include "../../uapi/linux/dm-rcache.h"
-#include "../../uapi/linux/dm-rcache.h"	/* include guard */
+#include "linux/dm-rcache.h"
+#include "linux/dm-rcache.h"	/* include guard */
 
 #include <stddef.h>
 #include <stdint.h>

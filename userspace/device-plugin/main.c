@@ -41,12 +41,12 @@
 #include <grpc/support/time.h>
 
 #include "deviceplugin.pb-c.h"
-#include "../lib/declare.h"
-#include "../lib/dpmodel.h"
-#include "../lib/ini.h"
-#include "../lib/log.h"
-#include "../lib/origin_secret.h"
-#include "../lib/util.h"
+#include "daemon/declare.h"
+#include "k8s/dpmodel.h"
+#include "common/ini.h"
+#include "common/log.h"
+#include "origin/origin_secret.h"
+#include "common/util.h"
 
 #define API_VERSION "v1beta1"
 #define KUBELET_SOCK "kubelet.sock"

@@ -9,15 +9,15 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "../lib/device.h"
-#include "../lib/dm.h"
-#include "../lib/ini.h"
-#include "../lib/inspect.h"
-#include "../lib/kmodload.h"
-#include "../lib/log.h"
-#include "../lib/status.h"
-#include "../lib/util.h"
-#include "../lib/warmup.h"
+#include "daemon/device.h"
+#include "kernel/dm.h"
+#include "common/ini.h"
+#include "kernel/inspect.h"
+#include "kernel/kmodload.h"
+#include "common/log.h"
+#include "kernel/status.h"
+#include "common/util.h"
+#include "kernel/warmup.h"
 
 #define EXIT_USAGE 2
 

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/daemon.h"
-#include "../lib/kmodload.h"
-#include "../lib/log.h"
-#include "../lib/util.h"
+#include "daemon/daemon.h"
+#include "kernel/kmodload.h"
+#include "common/log.h"
+#include "common/util.h"
 
 static void usage(FILE *f)
 {
