@@ -68,6 +68,9 @@ install-userspace: userspace
 		install -D -m 0644 dist/rcached.conf $(DESTDIR)$(SYSCONFDIR)/rcache/rcached.conf; fi
 	install -D -m 0644 docs/man/rcached.8 $(DESTDIR)$(MANDIR)/man8/rcached.8
 	install -D -m 0644 docs/man/rcachectl.8 $(DESTDIR)$(MANDIR)/man8/rcachectl.8
+	install -D -m 0644 docs/man/rcache-device-plugin.8 \
+		$(DESTDIR)$(MANDIR)/man8/rcache-device-plugin.8
+	install -D -m 0644 docs/man/dm-rcache.7 $(DESTDIR)$(MANDIR)/man7/dm-rcache.7
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 uninstall:
@@ -78,7 +81,8 @@ uninstall:
 		systemctl disable --now rcached.service 2>/dev/null || true; fi
 	rm -f $(DESTDIR)$(UNITDIR)/rcached.service
 	rm -f $(DESTDIR)$(SYSCONFDIR)/modules-load.d/dm-rcache.conf
-	rm -f $(DESTDIR)$(MANDIR)/man8/rcached.8 $(DESTDIR)$(MANDIR)/man8/rcachectl.8
+	rm -f $(DESTDIR)$(MANDIR)/man8/rcached.8 $(DESTDIR)$(MANDIR)/man8/rcachectl.8 \
+		$(DESTDIR)$(MANDIR)/man8/rcache-device-plugin.8 $(DESTDIR)$(MANDIR)/man7/dm-rcache.7
 	@# the example configuration goes; one the administrator changed stays
 	if cmp -s dist/rcached.conf $(DESTDIR)$(SYSCONFDIR)/rcache/rcached.conf; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/rcache/rcached.conf; \

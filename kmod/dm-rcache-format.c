@@ -3,7 +3,7 @@
  * dm-rcache on-disk format: superblock and metadata page codecs.  Pure
  * functions over memory buffers (the KUnit suite drives them); the I/O is in
  * dm-rcache-metadata.c.  The layout is described in uapi/linux/dm-rcache.h
- * and docs/on-disk-format.md.
+ * and docs/internals/on-disk-format.md.
  */
 #include <linux/crc32c.h>
 #include <linux/kernel.h>

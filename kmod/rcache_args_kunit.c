@@ -2,7 +2,7 @@
 /*
  * KUnit suite "rcache_args": the table parser (dm-rcache-args.c).  Every
  * refusal must carry the exact reason that dmsetup users read in dmesg and
- * that the README lists.
+ * that dm-rcache(7) lists.
  */
 #include <kunit/test.h>
 #include <linux/slab.h>

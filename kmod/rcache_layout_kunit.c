@@ -11,7 +11,7 @@
 
 #define E	RCACHE_MD_ENTRIES_PER_PAGE
 
-/* The layout the README documents. */
+/* The layout docs/configuration.md documents. */
 static void rcache_layout_constants(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, RCACHE_SB_OFFSET, 0);
@@ -57,7 +57,7 @@ static void rcache_layout_data_start(struct kunit *test)
 
 static void rcache_layout_bytes_needed(struct kunit *test)
 {
-	/* the README's example: a 40 MiB origin in 1 MiB blocks needs 41 MiB */
+	/* the example of docs/configuration.md: a 40 MiB origin in 1 MiB blocks needs 41 MiB */
 	KUNIT_EXPECT_EQ(test, rcache_bytes_needed(40, SZ_1M), 41ULL * SZ_1M);
 	KUNIT_EXPECT_EQ(test, rcache_bytes_needed(0, SZ_1M), (u64)SZ_1M);
 	KUNIT_EXPECT_EQ(test, rcache_bytes_needed(1, SZ_4K), (u64)SZ_1M + SZ_4K);

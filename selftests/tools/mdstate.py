@@ -6,7 +6,7 @@
     mdstate.py --watch LOG DEV
 
 {"format_id": N, "pages": {"<index>": [seq, [entry, ...]], ...}} where each
-page is its current copy (docs/on-disk-format.md: the valid copy, or the one
+page is its current copy (docs/internals/on-disk-format.md: the valid copy, or the one
 with the higher seq); pages with no valid copy are left out.  Entries are as
 on disk: 0 for an empty slot, else block + 1.
 

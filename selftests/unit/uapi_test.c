@@ -117,7 +117,7 @@ _Static_assert(offsetof(struct rcache_disk_sb, identity) == 128 &&
 _Static_assert(sizeof(struct rcache_disk_md_header) == RCACHE_MD_PAGE_HEADER,
 	       "metadata page header");
 
-/* The shared layout math, as rcachectl runs it (the README's example). */
+/* The shared layout math, as rcachectl runs it (the example of docs/configuration.md). */
 static void layout_math(void)
 {
 	CHECK(rcache_bytes_needed(40, 1 << 20) == 41ULL << 20);

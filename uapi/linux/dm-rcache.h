@@ -170,7 +170,7 @@ enum rcache_event {
 #define RCACHE_MAX_REASON_LEN		1024	/* with the NUL */
 
 /*
- * Cache device layout (docs/on-disk-format.md): superblock, then two copies
+ * Cache device layout (docs/internals/on-disk-format.md): superblock, then two copies
  * of the metadata, then data slots.  The data area starts on a
  * RCACHE_DATA_ALIGN boundary and slot N occupies
  * [data_start + N * block_size, data_start + (N + 1) * block_size).

@@ -48,7 +48,7 @@ static int refused(int code, const char *path, struct rc_err *err)
 				       RC_KMOD_NAME, RC_KMOD_NAME);
 		return rc_errf(err, EPERM,
 			       "the kernel refused to load %s: %s (with Secure Boot the module must be "
-			       "signed by a key enrolled with mokutil, see the README)",
+			       "signed by a key enrolled with mokutil, see docs/install.md)",
 			       path, strerror(code));
 	case ENOKEY:
 	case EKEYREJECTED:

@@ -38,7 +38,7 @@ struct rc_status {
 	struct rc_topo topo;		/* where the cache device sits (sysfs) */
 };
 
-/* Parses the STATUSTYPE_INFO line (see README, "Status"). */
+/* Parses the STATUSTYPE_INFO line (see docs/operations.md, "The status line"). */
 int rc_status_parse_info(const char *params, struct rc_status *st,
 			 struct rc_err *err);
 /* Fills @st for device @name; ENOTTY-style error if it is not rcache. */
