@@ -92,6 +92,7 @@ usage_error create-origin create "create: --origin URL is missing" create img --
 usage_error create-cache create "create: --cache DEV is missing" create img --origin file:///x
 usage_error create-value create "option '--origin' needs a value" create img --cache /dev/null --origin
 usage_error create-unknown create "create: unknown option '--bogus'" create img --bogus
+usage_error create-ambiguous create "option '--prefetch' is ambiguous" create img --prefetch=8
 usage_error create-extra create "unexpected argument 'more'" create img more --origin file:///x --cache /dev/null
 usage_error create-block-size create "--block-size 3x: expected a size" \
 	create img --origin file:///x --cache /dev/null --block-size 3x

@@ -55,6 +55,17 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* How many long options "--ARG" (without "=value") abbreviates. */
+static int options_matching(const struct option *opts, const char *arg)
+{
+	size_t len = strcspn(arg + 2, "=");
+	int n = 0;
+
+	for (; opts->name; opts++)
+		n += !strncmp(opts->name, arg + 2, len);
+	return n;
+}
+
 /* The name of the long option whose value is @val, for messages. */
 static const char *option_name(const struct option *opts, int val)
 {
@@ -89,6 +100,9 @@ static int next_option(const struct command *cmd, int argc, char **argv,
 		if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '='))
 			*status = usage_error(cmd, "option '--%s' takes no value",
 					      option_name(opts, optopt));
+		else if (!strncmp(arg, "--", 2) && options_matching(opts, arg) > 1)
+			*status = usage_error(cmd, "option '%.*s' is ambiguous",
+					      (int)strcspn(arg, "="), arg);
 		else if (!strncmp(arg, "--", 2))
 			*status = usage_error(cmd, "unknown option '%s'", arg);
 		else
