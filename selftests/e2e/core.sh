@@ -447,6 +447,64 @@ test_cli_bad_input() {
 	rcachectl remove own
 }
 
+# rcachectl message NAME ARGS...: the target message dmsetup would send
+# ("dmsetup message NAME 0 ARGS..."), its effect seen in rcachectl status,
+# the target's answer printed (trace read); a bad message, an unknown one,
+# a missing device and a device of another target: one line each, naming
+# the device and the message, with the kernel's reason
+test_cli_message() {
+	local out i
+	wipe $C0
+	start_daemon
+	rcachectl create msg --origin file://$ORIGIN --cache $C0 --no-prefetch
+	dd if=/dev/mapper/msg of=/dev/null bs=1M count=4 iflag=direct status=none
+	assert_eq "$(field msg cached_blocks)" 4 "blocks cached by reads"
+	# the second block: sectors 2048-4096
+	rcachectl message msg invalidate 2048-4096
+	assert_eq "$(field msg cached_blocks)" 3 "blocks after 'invalidate 2048-4096'"
+	assert_ne "$(field msg read_misses)" 0 "misses before clear_stats"
+	rcachectl message msg clear_stats
+	assert_eq "$(field msg read_misses)" 0 "misses after 'clear_stats'"
+	# blocks 8 to 15, in the background
+	rcachectl message msg warmup 16384-32768
+	for i in $(seq 1 100); do
+		[ "$(field msg cached_blocks)" = 11 ] && break
+		sleep 0.2
+	done
+	assert_eq "$(field msg cached_blocks)" 11 "blocks after 'warmup 16384-32768'"
+	assert_eq "$(sha_blocks /dev/mapper/msg 8 8)" "$(dd if=$ORIGIN bs=1M skip=8 count=8 status=none |
+		sha256sum | cut -d' ' -f1)" "the warmed blocks"
+	# what the README tells dmsetup users to run
+	rcachectl message msg warmup stop
+	assert_eq "$(field msg warmup_pending)" 0 "warm-up blocks after 'warmup stop'"
+	# an answer: accesses lost, then the blocks first read since the start
+	rcachectl message msg trace start
+	dd if=/dev/mapper/msg of=/dev/null bs=1M skip=20 count=1 iflag=direct status=none
+	assert_eq "$(rcachectl message msg trace read)" "0 20" "'trace read' answer"
+	rcachectl message msg trace stop
+	# refused: one line with the device, the message and the kernel's reason
+	out=$(rcachectl message msg warmup bogus 2>&1) && die "'warmup bogus' accepted"
+	echo "$out"
+	assert_eq "$(echo "$out" | wc -l)" 1 "lines for a bad message"
+	echo "$out" | grep -q "msg: .*warmup bogus.*expected warmup <begin>-<end>" ||
+		die "no device, message and reason: $out"
+	out=$(rcachectl message msg frobnicate 2>&1) && die "'frobnicate' accepted"
+	echo "$out"
+	echo "$out" | grep -q "msg: .*frobnicate.*unknown message" || die "unknown message: $out"
+	out=$(rcachectl message nodev clear_stats 2>&1) && die "a missing device accepted"
+	echo "$out"
+	echo "$out" | grep -q "nodev: no such device" || die "missing device: $out"
+	dmsetup create lin --table "0 8 zero"
+	out=$(rcachectl message lin clear_stats 2>&1) && die "a zero device accepted"
+	echo "$out"
+	echo "$out" | grep -q "lin: not an rcache device" || die "other target: $out"
+	dmsetup remove lin
+	# nothing changed on the way
+	assert_eq "$(field msg cached_blocks)" 12 "blocks after the refused messages"
+	rcachectl remove msg
+	stop_daemon
+}
+
 test_unprivileged_netlink() {
 	local out
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups nlprobe perm) ||
@@ -1112,6 +1170,7 @@ TESTS=(
 	origin_ends_early test_origin_ends_early
 	bad_tables test_bad_tables
 	cli_bad_input test_cli_bad_input
+	cli_message test_cli_message
 	unprivileged_netlink test_unprivileged_netlink
 	writes_fail test_writes_fail
 	two_devices_and_dmsetup test_two_devices_and_dmsetup
