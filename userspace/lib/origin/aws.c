@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "origin/aws.h"
+#include "origin/xml.h"
 #include "common/log.h"
 
 #define RC_AWS_DEFAULT_REGION	"us-east-1"
@@ -256,26 +257,6 @@ static size_t membuf_write(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* Copies the text of the first <tag>...</tag> in @xml. */
-static bool xml_text(const char *xml, const char *tag, char *out, size_t outlen)
-{
-	char open[64], close[64];
-	const char *a, *b;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	a = strstr(xml, open);
-	if (!a)
-		return false;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (!b || (size_t)(b - a) >= outlen)
-		return false;
-	memcpy(out, a, b - a);
-	out[b - a] = '\0';
-	return true;
-}
-
 static time_t parse_iso8601(const char *s)
 {
 	struct tm tm = { 0 };
@@ -286,6 +267,89 @@ static time_t parse_iso8601(const char *s)
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return timegm(&tm);
+}
+
+/* What STS said when it refused: "HTTP 403 AccessDenied: Not authorized ...". */
+static int sts_refused(const struct rc_aws *a, long status, const char *body, size_t len,
+		       struct rc_err *err)
+{
+	char code[128] = "", msg[512] = "", line_code[128], line_msg[512], why[160];
+	struct rc_xml_want want[] = {
+		{ .path = "ErrorResponse/Error/Code", .out = code, .outlen = sizeof(code) },
+		{ .path = "ErrorResponse/Error/Message", .out = msg, .outlen = sizeof(msg) },
+	};
+
+	if (len && rc_xml_read(body, len, true, want, 2, why, sizeof(why)))
+		return rc_errf(err, EACCES,
+			       "STS AssumeRoleWithWebIdentity for %s: HTTP %ld (unparseable error body)",
+			       a->role_arn, status);
+	rc_xml_one_line(line_code, sizeof(line_code), code, want[0].cut);
+	rc_xml_one_line(line_msg, sizeof(line_msg), msg, want[1].cut);
+	return rc_errf(err, EACCES, "STS AssumeRoleWithWebIdentity for %s: HTTP %ld%s%s%s%s",
+		       a->role_arn, status, *code ? " " : "", line_code,
+		       *code && *msg ? ": " : "", *code ? line_msg : "");
+}
+
+#define STS_CREDENTIALS \
+	"AssumeRoleWithWebIdentityResponse/AssumeRoleWithWebIdentityResult/Credentials/"
+
+int rc_aws_sts_answer(struct rc_aws *a, long status, const char *body, size_t len,
+		      struct rc_err *err)
+{
+	char key[sizeof(a->access_key)], secret[sizeof(a->secret_key)];
+	char token[sizeof(a->session_token)], expiration[64], why[160];
+	struct rc_xml_want want[] = {
+		{ .path = STS_CREDENTIALS "AccessKeyId", .out = key, .outlen = sizeof(key) },
+		{ .path = STS_CREDENTIALS "SecretAccessKey", .out = secret, .outlen = sizeof(secret) },
+		{ .path = STS_CREDENTIALS "SessionToken", .out = token, .outlen = sizeof(token) },
+		{ .path = STS_CREDENTIALS "Expiration", .out = expiration,
+		  .outlen = sizeof(expiration) },
+	};
+	time_t expires = 0;
+	size_t i;
+	int r;
+
+	if (status != 200)
+		return sts_refused(a, status, body, len, err);
+	/* the errors name what is wrong, never a value: they are logged */
+	r = rc_xml_read(body, len, true, want, 4, why, sizeof(why));
+	if (r) {
+		r = rc_errf(err, EPROTO, "STS AssumeRoleWithWebIdentity for %s: unparseable response: %s",
+			    a->role_arn, why);
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		const char *name = strrchr(want[i].path, '/') + 1;
+
+		if (!want[i].found || !want[i].out[0]) {
+			r = rc_errf(err, EPROTO, "STS AssumeRoleWithWebIdentity for %s: malformed response: no %s",
+				    a->role_arn, name);
+			goto out;
+		}
+		if (want[i].cut) {
+			r = rc_errf(err, EPROTO,
+				    "STS AssumeRoleWithWebIdentity for %s: malformed response: %s longer than %zu bytes",
+				    a->role_arn, name, want[i].outlen - 1);
+			goto out;
+		}
+	}
+	expires = parse_iso8601(expiration);
+	if (expires <= 0) {
+		r = rc_errf(err, EPROTO,
+			    "STS AssumeRoleWithWebIdentity for %s: malformed response: Expiration is not a date",
+			    a->role_arn);
+		goto out;
+	}
+	memcpy(a->access_key, key, sizeof(key));
+	memcpy(a->secret_key, secret, sizeof(secret));
+	memcpy(a->session_token, token, sizeof(token));
+	a->expiration = expires;
+	a->issued = time(NULL);
+out:
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(secret, sizeof(secret));
+	explicit_bzero(token, sizeof(token));
+	return r;
 }
 
 static int read_token(const char *path, char *out, size_t outlen, struct rc_err *err)
@@ -307,8 +371,9 @@ static int read_token(const char *path, char *out, size_t outlen, struct rc_err 
 
 static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 {
-	char token[8192], body[16384], field[4096], duration[32];
+	char token[8192], body[16384], until[32], duration[32];
 	struct membuf resp = { 0 };
+	struct tm tm;
 	char *e_role, *e_sess, *e_tok;
 	CURL *h;
 	CURLcode rc;
@@ -352,28 +417,11 @@ static int assume_role_with_web_identity(struct rc_aws *a, struct rc_err *err)
 		r = rc_errf(err, EIO, "STS %s: %s", a->sts_endpoint, curl_easy_strerror(rc));
 		goto out;
 	}
-	if (status != 200 || !resp.p) {
-		char code[128] = "", msg[512] = "";
-
-		if (resp.p) {
-			xml_text(resp.p, "Code", code, sizeof(code));
-			xml_text(resp.p, "Message", msg, sizeof(msg));
-		}
-		r = rc_errf(err, EACCES, "STS AssumeRoleWithWebIdentity for %s: HTTP %ld %s%s%s",
-			    a->role_arn, status, code, *msg ? ": " : "", msg);
+	r = rc_aws_sts_answer(a, status, resp.p ? resp.p : "", resp.len, err);
+	if (r)
 		goto out;
-	}
-	if (!xml_text(resp.p, "AccessKeyId", a->access_key, sizeof(a->access_key)) ||
-	    !xml_text(resp.p, "SecretAccessKey", a->secret_key, sizeof(a->secret_key)) ||
-	    !xml_text(resp.p, "SessionToken", a->session_token, sizeof(a->session_token)) ||
-	    !xml_text(resp.p, "Expiration", field, sizeof(field))) {
-		r = rc_errf(err, EPROTO, "STS AssumeRoleWithWebIdentity for %s: malformed response",
-			    a->role_arn);
-		goto out;
-	}
-	a->expiration = parse_iso8601(field);
-	a->issued = time(NULL);
-	rc_info("S3 credentials from %s, valid until %s", a->source_desc, field);
+	strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&a->expiration, &tm));
+	rc_info("S3 credentials from %s, valid until %s", a->source_desc, until);
 out:
 	if (resp.p) {
 		explicit_bzero(resp.p, resp.len);

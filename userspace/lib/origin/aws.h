@@ -62,6 +62,13 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 void rc_aws_ca_bundle(const struct rc_ini *conf, char *out, size_t outlen);
 /* Web identity: fetches credentials when missing or about to expire. */
 int rc_aws_refresh(struct rc_aws *a, bool force, struct rc_err *err);
+/*
+ * Takes the credentials of an STS AssumeRoleWithWebIdentity answer (HTTP
+ * @status, XML @body of @len bytes), or says why there are none; the error
+ * never holds a secret.
+ */
+int rc_aws_sts_answer(struct rc_aws *a, long status, const char *body, size_t len,
+		      struct rc_err *err);
 /* Seconds until the credentials should be refreshed (-1: never). */
 long rc_aws_refresh_in(const struct rc_aws *a, time_t now);
 

@@ -12,6 +12,7 @@
 
 #include "origin/http.h"
 #include "origin/origin_secret.h"
+#include "origin/xml.h"
 #include "common/util.h"
 
 void rc_http_resp_reset(struct rc_http_resp *r)
@@ -68,39 +69,75 @@ void rc_http_header(struct rc_http_resp *r, const char *line, size_t len)
 		if (l && v[l - 1] == '"')
 			v[--l] = '\0';
 		snprintf(r->etag, sizeof(r->etag), "%s", v);
+	} else if (!strcasecmp(buf, "Content-Type")) {
+		snprintf(r->content_type, sizeof(r->content_type), "%s", v);
 	}
 }
 
-static void xml_text(const char *xml, const char *tag, char *out, size_t outlen)
+void rc_http_body(struct rc_http_resp *r, const char *data, size_t len)
 {
-	char open[48], close[48];
-	const char *a, *b;
+	size_t room = sizeof(r->body) - r->body_len;
 
-	out[0] = '\0';
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	a = strstr(xml, open);
-	if (!a)
-		return;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (!b)
-		return;
-	snprintf(out, outlen, "%.*s", (int)(b - a), a);
+	len = len < room ? len : room;
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+}
+
+/*
+ * Fills @want ("Error/Code", "Error/Message") from an S3 error body.
+ * -ENODATA: no XML body; -EBADMSG: malformed XML.  A full ->body may be the
+ * start of a longer one.
+ */
+static int s3_error_read(const struct rc_http_resp *r, struct rc_xml_want want[2])
+{
+	size_t skip = 0;
+	char why[160];
+
+	want[0].out[0] = want[1].out[0] = '\0';
+	want[0].path = "Error/Code";
+	want[1].path = "Error/Message";
+	while (skip < r->body_len && memchr(" \t\r\n", r->body[skip], 4))
+		skip++;
+	/* S3 says application/xml; an http(s) origin's error page is not XML */
+	if (skip == r->body_len || (r->content_type[0] ? !strcasestr(r->content_type, "xml") :
+				    r->body[skip] != '<'))
+		return -ENODATA;
+	return rc_xml_read(r->body, r->body_len, r->body_len < sizeof(r->body), want, 2, why,
+			   sizeof(why));
 }
 
 void rc_http_s3_error(const struct rc_http_resp *r, char *out, size_t outlen)
 {
-	char body[sizeof(r->body) + 1], code[128], msg[512];
+	char code[128], msg[512], line_code[128], line_msg[512];
+	struct rc_xml_want want[2] = {
+		{ .out = code, .outlen = sizeof(code) },
+		{ .out = msg, .outlen = sizeof(msg) },
+	};
 
-	memcpy(body, r->body, r->body_len);
-	body[r->body_len] = '\0';
-	xml_text(body, "Code", code, sizeof(code));
-	xml_text(body, "Message", msg, sizeof(msg));
+	if (s3_error_read(r, want) == -EBADMSG) {
+		snprintf(out, outlen, "(unparseable error body)");
+		return;
+	}
+	rc_xml_one_line(line_code, sizeof(line_code), code, want[0].cut);
+	rc_xml_one_line(line_msg, sizeof(line_msg), msg, want[1].cut);
 	if (code[0] && msg[0])
-		snprintf(out, outlen, "%s: %s", code, msg);
+		snprintf(out, outlen, "%s: %s", line_code, line_msg);
 	else
-		snprintf(out, outlen, "%s", code);
+		snprintf(out, outlen, "%s", line_code);
+}
+
+bool rc_http_s3_token_expired(const struct rc_http_resp *r)
+{
+	char code[128], msg[8];
+	struct rc_xml_want want[2] = {
+		{ .out = code, .outlen = sizeof(code) },
+		{ .out = msg, .outlen = sizeof(msg) },
+	};
+
+	if (s3_error_read(r, want) || want[0].cut)
+		return false;
+	return !strcmp(code, "ExpiredToken") || !strcmp(code, "InvalidToken") ||
+	       !strcmp(code, "TokenRefreshRequired");
 }
 
 int rc_http_object_url(const char *origin, const struct rc_url *u, const struct rc_aws *aws,
@@ -276,12 +313,9 @@ static size_t probe_header(char *data, size_t size, size_t n, void *arg)
 static size_t probe_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct rc_http_resp *r = arg;
-	size_t room = sizeof(r->body) - r->body_len, take = size * n < room ? size * n : room;
 
-	if (r->status >= 200 && r->status < 300)
-		return size * n;	/* the byte of a 1-byte GET */
-	memcpy(r->body + r->body_len, data, take);
-	r->body_len += take;
+	if (r->status < 200 || r->status >= 300)	/* not the byte of a 1-byte GET */
+		rc_http_body(r, data, size * n);
 	return size * n;
 }
 

@@ -28,6 +28,7 @@ struct rc_http_resp {
 	int64_t content_length;		/* -1: none */
 	char etag[160];			/* without quotes */
 	time_t last_modified;		/* 0: none */
+	char content_type[128];
 	char body[1024];		/* start of an error body */
 	size_t body_len;
 };
@@ -35,8 +36,17 @@ struct rc_http_resp {
 void rc_http_resp_reset(struct rc_http_resp *r);
 /* Feeds one header line (as CURLOPT_HEADERFUNCTION gets it). */
 void rc_http_header(struct rc_http_resp *r, const char *line, size_t len);
-/* "AccessDenied: Access Denied" from an S3 XML error body, or "". */
+/* Keeps the start of an error body: what fits in ->body. */
+void rc_http_body(struct rc_http_resp *r, const char *data, size_t len);
+/*
+ * "AccessDenied: Access Denied" from an S3 XML error body (<Error><Code>,
+ * <Message>, read by origin/xml.h), one line, a long message cut with "...";
+ * "(unparseable error body)" when the XML is malformed; "" without a <Code>
+ * or an XML body (an http(s) origin's HTML page).
+ */
 void rc_http_s3_error(const struct rc_http_resp *r, char *out, size_t outlen);
+/* The error body's <Code> says temporary credentials ran out (ExpiredToken...). */
+bool rc_http_s3_token_expired(const struct rc_http_resp *r);
 
 /*
  * How requests are retried, for the create-time probe (rcachectl, and

@@ -179,11 +179,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		g->got += len;
 		return len;
 	}
-	len = len < sizeof(g->resp.body) - g->resp.body_len ? len :
-		sizeof(g->resp.body) - g->resp.body_len;
-	memcpy(g->resp.body + g->resp.body_len, data, len);
-	g->resp.body_len += len;
-	return size * n;
+	rc_http_body(&g->resp, data, len);
+	return len;
 }
 
 /* Ends every fill of @g: its data is in place (@error 0) or not. */
@@ -399,8 +396,7 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 		return;
 	}
 	if ((r->status == 400 || r->status == 403) && d->aws.source == RC_CREDS_WEB_IDENTITY &&
-	    (strstr(why, "ExpiredToken") || strstr(why, "InvalidToken") ||
-	     strstr(why, "TokenRefreshRequired"))) {
+	    rc_http_s3_token_expired(r)) {
 		/* temporary credentials ran out: ask for new ones, try again */
 		rcd_aws_expired(d);
 		get_retry(d, g);
