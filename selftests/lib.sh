@@ -256,6 +256,13 @@ flush_dev() {
 	python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd)" "$1"
 }
 
+# klog_has [GREP-OPTION...] PATTERN: the kernel log has a matching line.
+# grep reads all of it (no -q): grep leaving early would kill dmesg with
+# SIGPIPE, which pipefail counts as a failure of the whole test.
+klog_has() {
+	dmesg | grep "$@" >/dev/null
+}
+
 # drop the page cache so reads reach the device again
 drop_caches() {
 	sync

@@ -370,7 +370,7 @@ test_origin_truncated() {
 	assert_ge "$(field tr fetch_errors)" 1 "fetch_errors"
 	assert_eq "$(field tr mode)" stale "mode after the origin changed"
 	grep -q "origin file:///data/trunc changed" "$LOGS/rcached.log" || die "no clear message in the daemon log"
-	dmesg | grep -q "origin file:///data/trunc: device is stale" || die "no clear message in the kernel log"
+	klog_has "origin file:///data/trunc: device is stale" || die "no clear message in the kernel log"
 	assert_eq "$(dd if=/dev/mapper/tr bs=1M count=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" \
 		"$(sha_file /data/tr.head)" "cached blocks after the fence"
 	rcachectl remove tr
@@ -385,7 +385,7 @@ bad_table() {
 		dmsetup remove "$name"
 		die "table accepted: $table"
 	fi
-	dmesg | grep -qF "rcache: $msg" || die "kernel message '$msg' missing for: $table ($(dmesg | grep rcache | tail -n 1))"
+	klog_has -F "rcache: $msg" || die "kernel message '$msg' missing for: $table ($(dmesg | grep rcache | tail -n 1))"
 	dmsetup info "$name" >/dev/null 2>&1 && die "device $name left behind"
 	return 0
 }
@@ -547,7 +547,7 @@ test_writes_fail() {
 	assert_fails "write through a read-write table" \
 		dd if=/dev/zero of=/dev/mapper/wr2 bs=4k count=4 oflag=direct conv=notrunc
 	assert_fails "discard" blkdiscard /dev/mapper/wr2
-	dmesg | grep -q "rejected: device is read-only" || die "no kernel message for the write"
+	klog_has "rejected: device is read-only" || die "no kernel message for the write"
 	assert_eq "$(sha_dev /dev/mapper/wr2 $ORIGIN_SIZE)" "$ORIGIN_SHA" "device after writes"
 	dmsetup remove wr2
 	assert_eq "$(sha_file $C0)" "$cache_sha" "cache device after writes"

@@ -52,7 +52,7 @@ test_reload_keeps_cache() {
 	assert_eq "$(sha_dev /dev/mapper/p1 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 after reload, no daemon"
 	assert_eq "$(field p1 read_misses)" 0 "misses after reload"
 	assert_eq "$(field p1 fetch_errors)" 0 "fetch errors"
-	dmesg | grep -q "loaded cache .*: 48 of 48 blocks cached" || die "no load message"
+	klog_has "loaded cache .*: 48 of 48 blocks cached" || die "no load message"
 	rcachectl remove p1
 }
 
@@ -108,7 +108,7 @@ test_origin_changed() {
 	echo "$out" | grep -q "Origin changed since the cache was filled (reset starts over)" ||
 		die "unclear message: $out"
 	dmsetup info p3 >/dev/null 2>&1 && die "device left behind"
-	dmesg | grep -q "holds file:///data/chg version size=" || die "no kernel detail"
+	klog_has "holds file:///data/chg version size=" || die "no kernel detail"
 	# another origin altogether
 	out=$(rcachectl create p3 --origin file://$ORIGIN --cache $C0 2>&1) && die "other origin accepted"
 	echo "$out" | grep -q "holds another origin" || die "unclear message: $out"
@@ -222,14 +222,14 @@ test_block_in_two_slots() {
 	dup_entry $C0
 	dmesg -C
 	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --no-prefetch
-	dmesg | grep -q "in two slots (a commit cut short)" || die "the duplicate went unnoticed"
+	klog_has "in two slots (a commit cut short)" || die "the duplicate went unnoticed"
 	assert_eq "$(field p8 cached_blocks)" 8 "blocks kept"
 	assert_eq "$(sha_dev /dev/mapper/p8 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256"
 	rcachectl remove p8
 	# the remove committed the repaired page: a clean load
 	dmesg -C
 	rcachectl create p8 --origin file://$ORIGIN --cache $C0 --no-prefetch
-	dmesg | grep -q "in two slots" && die "the repair was not committed"
+	klog_has "in two slots" && die "the repair was not committed"
 	assert_eq "$(field p8 cached_blocks)" 48 "blocks cached"
 	rcachectl remove p8
 }
@@ -516,7 +516,7 @@ test_cache_write_error_retires_slot() {
 	echo "retired slots: $retired of $(field p9 slots), $(field p9 fetch_errors) failed fills"
 	assert_ge "$retired" 1 "retired slots"
 	assert_le "$retired" 16 "retired slots (only the failing ones)"
-	dmesg | tail -n +"$log_from" | grep -qE "slot retired|callbacks suppressed" ||
+	dmesg | tail -n +"$log_from" | grep -E "slot retired|callbacks suppressed" >/dev/null ||
 		die "no log line for a retired slot"
 	drop_caches
 	assert_eq "$(sha_dev /dev/mapper/p9 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 again"
@@ -555,7 +555,7 @@ test_invalidate_and_clear_stats() {
 		"fetches: the invalidated blocks only"
 	assert_fails "bad invalidate range" dmsetup message p7 0 invalidate 9-3
 	assert_fails "unknown message" dmsetup message p7 0 bogus
-	dmesg | grep -q "unknown message 'bogus'" || die "no message for an unknown message"
+	klog_has "unknown message 'bogus'" || die "no message for an unknown message"
 	rcachectl remove p7
 }
 
@@ -813,7 +813,7 @@ test_reload_live_device() {
 		die "a reload with reset was accepted"
 	fi
 	echo "$out"
-	dmesg | grep -q "Cannot reset a live device's cache" || die "no reason for the refused reset"
+	klog_has "Cannot reset a live device's cache" || die "no reason for the refused reset"
 	assert_eq "$(sha_dev /dev/mapper/p10 $ORIGIN_SIZE)" "$ORIGIN_SHA" "sha256 after the refused reload"
 	rcachectl remove p10
 	stop_daemon
@@ -1044,7 +1044,7 @@ os.close(fd)
 	dmesg -C
 	rcachectl create dr --origin file:///data/dr-origin --cache /dev/mapper/lw --block-size 4K \
 		--no-prefetch --commit-interval 0
-	dmesg | grep -q "block 0 in two slots (a commit cut short): slot 1016 freed" ||
+	klog_has "block 0 in two slots (a commit cut short): slot 1016 freed" ||
 		die "the duplicate was not repaired"
 	rcachectl invalidate dr --range 0-4K
 	dd if=/dev/mapper/dr of=/dev/null bs=$bs skip=1016 count=4 iflag=direct status=none
