@@ -14,6 +14,7 @@
 #include "daemon/declare.h"
 #include "k8s/dpmodel.h"
 #include "common/ini.h"
+#include "common/json.h"
 #include "daemon/metrics.h"
 #include "kernel/status.h"
 #include "k8s/topology.h"
@@ -186,8 +187,11 @@ static char *print_json(const struct rc_topo *t)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	struct json_object *j = json_object_new_object();
 
-	rc_topo_print_json(f, t);
+	rc_topo_json(j, t);
+	rc_json_print(f, j);
+	json_object_put(j);
 	fclose(f);
 	return buf;
 }
@@ -200,10 +204,10 @@ static void topo_json(void)
 	make_tree("1\n");
 	rc_topo_block(root, makedev(259, 0), &t);
 	s = print_json(&t);
-	CHECK_STR(s, ",\"numa_node\":1,\"pci_address\":\"0000:3d:00.0\","
+	CHECK_STR(s, "{\"numa_node\":1,\"pci_address\":\"0000:3d:00.0\","
 		  "\"pci_path\":\"pci0000:00/0000:00:1c.0/0000:3d:00.0\",\"gpus\":["
 		  "{\"pci_address\":\"0000:3b:00.0\",\"vendor\":\"nvidia\",\"class\":\"0x030200\",\"numa_node\":1},"
-		  "{\"pci_address\":\"0000:5e:00.0\",\"vendor\":\"amd\",\"class\":\"0x030000\",\"numa_node\":1}]");
+		  "{\"pci_address\":\"0000:5e:00.0\",\"vendor\":\"amd\",\"class\":\"0x030000\",\"numa_node\":1}]}");
 	free(s);
 	drop_tree();
 }

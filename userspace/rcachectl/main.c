@@ -12,6 +12,7 @@
 #include "daemon/device.h"
 #include "kernel/dm.h"
 #include "common/ini.h"
+#include "common/json.h"
 #include "kernel/inspect.h"
 #include "kernel/kmodload.h"
 #include "common/log.h"
@@ -224,7 +225,7 @@ static int cmd_remove(int argc, char **argv)
 struct walk {
 	struct rc_dm *dm;
 	int (*fn)(struct walk *w, const char *name, dev_t dev, struct rc_status *st);
-	bool json;
+	struct json_object *json;	/* status --json: the array of devices */
 	int count;
 };
 
@@ -250,8 +251,7 @@ static int status_one(struct walk *w, const char *name, dev_t dev, struct rc_sta
 	(void)name;
 	(void)dev;
 	if (w->json) {
-		printf(w->count ? ",\n" : "");
-		rc_status_print_json(stdout, st);
+		json_object_array_add(w->json, rc_status_json(st));
 	} else {
 		if (w->count)
 			printf("\n");
@@ -290,12 +290,13 @@ static int cmd_status(int argc, char **argv)
 	struct rc_err err;
 	struct rc_dm dm;
 	struct walk w = { .dm = &dm, .fn = status_one };
+	bool json = false;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
 			return EXIT_USAGE;
-		w.json = true;
+		json = true;
 	}
 	if (argc - optind > 1) {
 		rc_err("status takes at most one NAME");
@@ -308,19 +309,22 @@ static int cmd_status(int argc, char **argv)
 		rc_dm_close(&dm);
 		if (r)
 			return fail(&err);
-		if (w.json)
+		if (json)
 			rc_status_print_json(stdout, &st);
 		else
 			rc_status_print_text(stdout, &st);
 		printf("\n");
 		return 0;
 	}
-	if (w.json)
-		printf("[");
+	if (json)
+		w.json = json_object_new_array();
 	r = rc_dm_list(&dm, walk_one, &w, &err);
 	rc_dm_close(&dm);
-	if (w.json)
-		printf("]\n");
+	if (w.json) {
+		rc_json_print(stdout, w.json);
+		printf("\n");
+	}
+	json_object_put(w.json);
 	return r < 0 ? fail(&err) : 0;
 }
 
