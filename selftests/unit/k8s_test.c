@@ -640,7 +640,7 @@ static void dp_report_hostile(void)
 		deep[i] = '[';
 	deep[i] = '\0';
 	report_fails(deep, strlen(deep), "JSON: nesting too deep at byte 86");
-	/* the version first: a report of another kind, or version 1.0 */
+	/* a second "version" replaces the header's: "1", a string, is no version 1 */
 	CHECK(load_report(BODY("\"version\":\"1\"}"), &r, &e) < 0);
 	CHECK(strstr(e.msg, "not an rcached report (version 1)") != NULL);
 	rmdir(root);
