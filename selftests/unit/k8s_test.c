@@ -14,6 +14,7 @@
 #include "daemon/declare.h"
 #include "k8s/dpmodel.h"
 #include "common/ini.h"
+#include "common/json.h"
 #include "daemon/metrics.h"
 #include "kernel/status.h"
 #include "k8s/topology.h"
@@ -186,8 +187,11 @@ static char *print_json(const struct rc_topo *t)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	struct json_object *j = json_object_new_object();
 
-	rc_topo_print_json(f, t);
+	rc_topo_json(j, t);
+	rc_json_print(f, j);
+	json_object_put(j);
 	fclose(f);
 	return buf;
 }
@@ -200,10 +204,10 @@ static void topo_json(void)
 	make_tree("1\n");
 	rc_topo_block(root, makedev(259, 0), &t);
 	s = print_json(&t);
-	CHECK_STR(s, ",\"numa_node\":1,\"pci_address\":\"0000:3d:00.0\","
+	CHECK_STR(s, "{\"numa_node\":1,\"pci_address\":\"0000:3d:00.0\","
 		  "\"pci_path\":\"pci0000:00/0000:00:1c.0/0000:3d:00.0\",\"gpus\":["
 		  "{\"pci_address\":\"0000:3b:00.0\",\"vendor\":\"nvidia\",\"class\":\"0x030200\",\"numa_node\":1},"
-		  "{\"pci_address\":\"0000:5e:00.0\",\"vendor\":\"amd\",\"class\":\"0x030000\",\"numa_node\":1}]");
+		  "{\"pci_address\":\"0000:5e:00.0\",\"vendor\":\"amd\",\"class\":\"0x030000\",\"numa_node\":1}]}");
 	free(s);
 	drop_tree();
 }
@@ -544,6 +548,104 @@ static void dp_report(void)
 	CHECK(dp_report_parse("not json", &r, &e) < 0);
 }
 
+/* devices.json with hostile content: @body after the header, loaded from a file */
+static int load_report(const char *body, size_t len, struct dp_report *r, struct rc_err *e)
+{
+	char path[300];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/devices.json", root);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return -1;
+	fprintf(f, "{\"version\":1,\"alive\":true,\"updated\":1000.5,\"pid\":7,");
+	fwrite(body, 1, len, f);
+	fclose(f);
+	memset(e, 0, sizeof(*e));
+	rc = dp_report_load(path, r, e);
+	unlink(path);
+	return rc;
+}
+
+/* loading @body fails with "ROOT/devices.json: @want" on one line, and leaves no devices */
+static void report_fails(const char *body, size_t len, const char *want)
+{
+	struct dp_report r;
+	struct rc_err e;
+	char full[1200];
+
+	CHECK(load_report(body, len, &r, &e) < 0);
+	CHECK(r.n == 0 && r.v == NULL);
+	snprintf(full, sizeof(full), "%s/devices.json: %s", root, want);
+	if (strcmp(e.msg, full)) {
+		fprintf(stderr, "  got  '%s'\n  want '%s'\n", e.msg, full);
+		CHECK(!"the error names the file and what is wrong");
+	}
+	dp_report_free(&r);
+}
+
+#define BODY(s) s, sizeof(s) - 1
+
+static void dp_report_hostile(void)
+{
+	struct dp_report r;
+	struct rc_err e;
+	char deep[400];
+	int i;
+
+	snprintf(root, sizeof(root), "/tmp/rcache-k8s-test.XXXXXX");
+	CHECK(mkdtemp(root) != NULL);
+
+	/* counters the plugin does not use may be any 64-bit value */
+	CHECK(load_report(BODY("\"devices\":[{\"name\":\"a\",\"read_hits\":9223372036854775808,"
+			       "\"read_misses\":18446744073709551615,\"health\":\"healthy\"}]}"),
+			  &r, &e) == 0);
+	CHECK(r.n == 1 && r.v[0].healthy);
+	dp_report_free(&r);
+	/* a duplicate key: the last one wins; strings come back byte for byte */
+	CHECK(load_report(BODY("\"devices\":[{\"name\":\"x\",\"name\":\"b\","
+			       "\"origin\":\"s3://k/\\u65e5\u00e9\\t\\u0001\\\"\\/x\"}]}"),
+			  &r, &e) == 0);
+	CHECK(r.n == 1);
+	if (r.n == 1) {
+		CHECK_STR(r.v[0].name, "b");
+		CHECK_STR(r.v[0].origin, "s3://k/\xe6\x97\xa5\xc3\xa9\t\x01\"/x");
+	}
+	dp_report_free(&r);
+
+	report_fails(BODY("\"devices\":[{\"name\":\"a\",\"replicas\":9223372036854775808}]}"),
+		     "devices[0]: device a: replicas: 9223372036854775808 is out of range (0 to 1024)");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\",\"numa_node\":1e300}]}"),
+		     "devices[0]: device a: numa_node: expected an integer, got double");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\"},{\"name\":\"b\",\"gpus\":2}]}"),
+		     "devices[1]: device b: gpus: expected an array, got int");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\",\"origin\":\"s3://\xc0\xaf\"}]}"),
+		     "devices[0]: device a: origin: not UTF-8 at byte 5 of the string");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\xff\"}]}"),
+		     "JSON: invalid utf-8 string at byte 72");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\\u0000b\"}]}"),
+		     "devices[0]: name: NUL character at byte 1 of the string");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\"}]}\0garbage"),
+		     "JSON: NUL byte at byte 76");
+	report_fails(BODY("\"devices\":[{\"name\":\"a\",\"health\":\"heal"),
+		     "JSON: unexpected end of data at byte 88 (truncated?)");
+	report_fails(BODY("\"updated\":Infinity}"), "updated: Infinity is not a finite number");
+	report_fails(BODY("\"devices\":{}}"), "devices: expected an array, got object");
+	report_fails(BODY("\"x\":1} trailing"), "JSON: unexpected character at byte 58");
+	/* 200 arrays deep, in a member nobody reads */
+	memcpy(deep, "\"d\":", 4);
+	for (i = 4; i < 204; i++)
+		deep[i] = '[';
+	deep[i] = '\0';
+	report_fails(deep, strlen(deep), "JSON: nesting too deep at byte 86");
+	/* a second "version" replaces the header's: "1", a string, is no version 1 */
+	CHECK(load_report(BODY("\"version\":\"1\"}"), &r, &e) < 0);
+	CHECK(strstr(e.msg, "not an rcached report (version 1)") != NULL);
+	rmdir(root);
+}
+
 static void dp_ids(void)
 {
 	char a[128], b[128], name[128];
@@ -664,6 +766,7 @@ int main(void)
 	RUN("k8s", nfd_labels_per_resource);
 	RUN("k8s", declare_sections);
 	RUN("k8s", dp_report);
+	RUN("k8s", dp_report_hostile);
 	RUN("k8s", dp_ids);
 	RUN("k8s", dp_preferences);
 	RUN("k8s", dp_ranking);

@@ -194,6 +194,8 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byt
 /* ------------------------------------------------------------------ */
 /* Replicas and the device list                                        */
 
+_Static_assert(DP_MAX_REPLICAS == RC_DECL_MAX_REPLICAS, "the report's replicas cap is rcached's");
+
 static unsigned int replicas_for(const struct dp_dev *dev)
 {
 	const char *v;

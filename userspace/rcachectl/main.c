@@ -13,6 +13,7 @@
 #include "daemon/device.h"
 #include "kernel/dm.h"
 #include "common/ini.h"
+#include "common/json.h"
 #include "kernel/inspect.h"
 #include "kernel/kmodload.h"
 #include "common/log.h"
@@ -340,7 +341,7 @@ static int cmd_remove(const struct command *cmd, int argc, char **argv)
 struct walk {
 	struct rc_dm *dm;
 	int (*fn)(struct walk *w, const char *name, dev_t dev, struct rc_status *st);
-	bool json;
+	struct json_object *json;	/* status --json: the array of devices */
 	int count;
 };
 
@@ -366,8 +367,7 @@ static int status_one(struct walk *w, const char *name, dev_t dev, struct rc_sta
 	(void)name;
 	(void)dev;
 	if (w->json) {
-		printf(w->count ? ",\n" : "");
-		rc_status_print_json(stdout, st);
+		json_object_array_add(w->json, rc_status_json(st));
 	} else {
 		if (w->count)
 			printf("\n");
@@ -420,12 +420,13 @@ static int cmd_status(const struct command *cmd, int argc, char **argv)
 	struct rc_err err;
 	struct rc_dm dm;
 	struct walk w = { .dm = &dm, .fn = status_one };
+	bool json = false;
 	int c, r;
 
 	while ((c = next_option(cmd, argc, argv, opts, &r)) != -1) {
 		if (c != 'j')
 			return r;
-		w.json = true;
+		json = true;
 	}
 	if (argc - optind > 1)
 		return usage_error(cmd, "unexpected argument '%s' after NAME", argv[optind + 1]);
@@ -436,19 +437,22 @@ static int cmd_status(const struct command *cmd, int argc, char **argv)
 		rc_dm_close(&dm);
 		if (r)
 			return fail(&err);
-		if (w.json)
+		if (json)
 			rc_status_print_json(stdout, &st);
 		else
 			rc_status_print_text(stdout, &st);
 		printf("\n");
 		return 0;
 	}
-	if (w.json)
-		printf("[");
+	if (json)
+		w.json = json_object_new_array();
 	r = rc_dm_list(&dm, walk_one, &w, &err);
 	rc_dm_close(&dm);
-	if (w.json)
-		printf("]\n");
+	if (w.json) {
+		rc_json_print(stdout, w.json);
+		printf("\n");
+	}
+	json_object_put(w.json);
 	return r < 0 ? fail(&err) : 0;
 }
 

@@ -1,338 +1,250 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
-#include <stdint.h>
+#include <iconv.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
 
-#define JSON_MAX_DEPTH 32
-
-struct parser {
-	const char *s, *p;
-	struct rc_err *err;
-	int depth;
-};
-
-static int fail(struct parser *ps, const char *what)
+/*
+ * How many bytes of @s, from the start, are valid UTF-8.  glibc's decoder
+ * does the work: converting to UTF-16 fails at an overlong form, a
+ * surrogate, a code point past U+10FFFF (none fits UTF-16) or a cut-off
+ * sequence.  json-c's own check lets the first three through.
+ */
+static size_t utf8_valid_prefix(const char *s, size_t len)
 {
-	return rc_errf(ps->err, EINVAL, "JSON: %s at byte %ld", what, (long)(ps->p - ps->s));
-}
+	char *in = (char *)s, scratch[1024];
+	size_t left = len, i;
+	iconv_t cd;
 
-static void ws(struct parser *ps)
-{
-	while (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r')
-		ps->p++;
-}
+	for (i = 0; i < len && !(s[i] & 0x80); i++)
+		;
+	if (i == len)
+		return len;	/* ASCII */
+	cd = iconv_open("UTF-16LE", "UTF-8");
+	if (cd == (iconv_t)-1)
+		return len;	/* glibc always has UTF-8; nothing better to do */
+	while (left) {
+		char *out = scratch;
+		size_t room = sizeof(scratch);
 
-static int hex4(const char *p, unsigned int *out)
-{
-	unsigned int v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
+		if (iconv(cd, &in, &left, &out, &room) != (size_t)-1 || errno != E2BIG)
+			break;
 	}
+	iconv_close(cd);
+	return (size_t)(in - s);
+}
+
+struct json_object *rc_json_parse(const char *text, size_t len, struct rc_err *err)
+{
+	const char *nul = memchr(text, '\0', len);
+	struct json_tokener *tok;
+	struct json_object *j;
+	enum json_tokener_error why;
+
+	if (nul) {
+		rc_errf(err, EINVAL, "JSON: NUL byte at byte %zu", (size_t)(nul - text));
+		return NULL;
+	}
+	if (len > INT32_MAX) {
+		rc_errf(err, EFBIG, "JSON: %zu bytes is too large", len);
+		return NULL;
+	}
+	tok = json_tokener_new_ex(RC_JSON_MAX_DEPTH);
+	if (!tok) {
+		rc_errf(err, ENOMEM, "JSON: out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	j = json_tokener_parse_ex(tok, text, (int)len);
+	why = json_tokener_get_error(tok);
+	if (!j && why == json_tokener_continue) {
+		/* all of @text read: an end of input completes a number, or is an error */
+		j = json_tokener_parse_ex(tok, "", 1);
+		why = json_tokener_get_error(tok);
+		if (!j) {
+			rc_errf(err, EINVAL, "JSON: %s at byte %zu (truncated?)",
+				json_tokener_error_desc(why), len);
+			json_tokener_free(tok);
+			return NULL;
+		}
+	}
+	if (!j)
+		rc_errf(err, EINVAL, "JSON: %s at byte %zu", json_tokener_error_desc(why),
+			json_tokener_get_parse_end(tok));
+	json_tokener_free(tok);
+	return j;
+}
+
+static const char *type_name(enum json_type type)
+{
+	switch (type) {
+	case json_type_boolean: return "true or false";
+	case json_type_double: return "a number";
+	case json_type_int: return "an integer";
+	case json_type_string: return "a string";
+	case json_type_array: return "an array";
+	case json_type_object: return "an object";
+	default: return "null";
+	}
+}
+
+/* Member @key: 1 when absent or null, -1 when not of @type, else 0 with *out. */
+static int member(struct json_object *obj, const char *key, enum json_type type,
+		  struct json_object **out, struct rc_err *err)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+		return 1;
+	if (!json_object_is_type(v, type) &&
+	    !(type == json_type_double && json_object_is_type(v, json_type_int)))
+		return rc_errf(err, EINVAL, "%s: expected %s, got %s", key, type_name(type),
+			       json_type_to_name(json_object_get_type(v)));
 	*out = v;
 	return 0;
 }
 
-static size_t put_utf8(char *o, unsigned int cp)
+int rc_json_get_str(struct json_object *obj, const char *key, const char **out,
+		    struct rc_err *err)
 {
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
+	struct json_object *v;
+	const char *s;
+	size_t len, ok;
+	int r = member(obj, key, json_type_string, &v, err);
+
+	if (r)
+		return r;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len)
+		return rc_errf(err, EINVAL, "%s: NUL character at byte %zu of the string", key,
+			       strlen(s));
+	ok = utf8_valid_prefix(s, len);
+	if (ok != len)
+		return rc_errf(err, EILSEQ, "%s: not UTF-8 at byte %zu of the string", key, ok);
+	*out = s;
+	return 0;
 }
 
-/* At the opening quote; a malloc'd, decoded copy. */
-static char *string(struct parser *ps)
+int rc_json_get_bool(struct json_object *obj, const char *key, bool *out, struct rc_err *err)
 {
-	const char *p = ps->p + 1;
-	size_t n = 0;
-	char *out, *o;
+	struct json_object *v;
+	int r = member(obj, key, json_type_boolean, &v, err);
 
-	/* an upper bound of the decoded size */
-	while (*p && *p != '"') {
-		if (*p == '\\' && p[1])
-			p++;
-		p++;
-		n++;
-	}
-	if (*p != '"') {
-		fail(ps, "unterminated string");
-		return NULL;
-	}
-	out = o = malloc(n * 4 + 1);
-	if (!out) {
-		rc_errf(ps->err, ENOMEM, "out of memory");
-		return NULL;
-	}
-	p = ps->p + 1;
-	while (*p != '"') {
-		unsigned int cp, lo;
-
-		if ((unsigned char)*p < 0x20) {
-			ps->p = p;
-			fail(ps, "control character in string");
-			free(out);
-			return NULL;
-		}
-		if (*p != '\\') {
-			*o++ = *p++;
-			continue;
-		}
-		p++;
-		switch (*p) {
-		case '"': case '\\': case '/':
-			*o++ = *p;
-			break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'n': *o++ = '\n'; break;
-		case 'r': *o++ = '\r'; break;
-		case 't': *o++ = '\t'; break;
-		case 'u':
-			if (hex4(p + 1, &cp))
-				goto bad;
-			p += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && p[1] == '\\' && p[2] == 'u' &&
-			    !hex4(p + 3, &lo) && lo >= 0xdc00 && lo < 0xe000) {
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-				p += 6;
-			}
-			if (cp == 0)
-				goto bad;
-			o += put_utf8(o, cp);
-			break;
-		default:
-			goto bad;
-		}
-		p++;
-	}
-	*o = '\0';
-	ps->p = p + 1;
-	return out;
-bad:
-	ps->p = p;
-	fail(ps, "bad escape in string");
-	free(out);
-	return NULL;
+	if (!r)
+		*out = json_object_get_boolean(v);
+	return r;
 }
 
-static struct rc_json *value(struct parser *ps);
-
-static struct rc_json *node(enum rc_json_type type)
+int rc_json_get_int(struct json_object *obj, const char *key, int64_t min, int64_t max,
+		    int64_t *out, struct rc_err *err)
 {
-	struct rc_json *j = calloc(1, sizeof(*j));
+	struct json_object *v;
+	int64_t n;
+	int r = member(obj, key, json_type_int, &v, err);
 
-	if (j)
-		j->type = type;
+	if (r)
+		return r;
+	/* an integer past INT64_MAX is held as uint64 and reads here as INT64_MAX */
+	errno = 0;
+	n = json_object_get_int64(v);
+	if (errno || n < min || n > max || (n == INT64_MAX && json_object_get_uint64(v) > INT64_MAX))
+		return rc_errf(err, ERANGE, "%s: %s is out of range (%" PRId64 " to %" PRId64 ")",
+			       key, json_object_to_json_string(v), min, max);
+	*out = n;
+	return 0;
+}
+
+int rc_json_get_u64(struct json_object *obj, const char *key, uint64_t *out, struct rc_err *err)
+{
+	struct json_object *v;
+	uint64_t n;
+	int r = member(obj, key, json_type_int, &v, err);
+
+	if (r)
+		return r;
+	errno = 0;
+	n = json_object_get_uint64(v);
+	if (errno || json_object_get_int64(v) < 0)
+		return rc_errf(err, ERANGE, "%s: %s is out of range (0 to %" PRIu64 ")", key,
+			       json_object_to_json_string(v), UINT64_MAX);
+	*out = n;
+	return 0;
+}
+
+int rc_json_get_double(struct json_object *obj, const char *key, double *out,
+		       struct rc_err *err)
+{
+	struct json_object *v;
+	double d;
+	int r = member(obj, key, json_type_double, &v, err);
+
+	if (r)
+		return r;
+	d = json_object_get_double(v);
+	if (!isfinite(d))
+		return rc_errf(err, ERANGE, "%s: %s is not a finite number", key,
+			       json_object_to_json_string(v));
+	*out = d;
+	return 0;
+}
+
+int rc_json_get_array(struct json_object *obj, const char *key, struct json_object **out,
+		      struct rc_err *err)
+{
+	return member(obj, key, json_type_array, out, err);
+}
+
+struct json_object *rc_json_string(const char *s)
+{
+	static const char replacement[] = "\xef\xbf\xbd";	/* U+FFFD */
+	size_t len = s ? strlen(s) : 0, ok;
+	struct json_object *j;
+	char *clean, *o;
+
+	if (!s)
+		return json_object_new_string("");
+	ok = utf8_valid_prefix(s, len);
+	if (ok == len)
+		return json_object_new_string_len(s, (int)len);
+	/* worst case: every byte replaced */
+	clean = o = malloc(len * 3 + 1);
+	if (!clean)
+		return NULL;
+	while (len) {
+		memcpy(o, s, ok);
+		o += ok;
+		s += ok;
+		len -= ok;
+		if (!len)
+			break;
+		memcpy(o, replacement, 3);
+		o += 3;
+		s++;
+		len--;
+		ok = utf8_valid_prefix(s, len);
+	}
+	j = json_object_new_string_len(clean, (int)(o - clean));
+	free(clean);
 	return j;
 }
 
-static struct rc_json *container(struct parser *ps, bool obj)
+struct json_object *rc_json_fixed(double v, int decimals)
 {
-	struct rc_json *j = node(obj ? RC_JSON_OBJ : RC_JSON_ARR), **tail;
-	char close = obj ? '}' : ']';
+	char text[64];
 
-	if (!j)
-		return NULL;
-	if (++ps->depth > JSON_MAX_DEPTH) {
-		fail(ps, "nested too deep");
-		free(j);
-		return NULL;
-	}
-	tail = &j->child;
-	ps->p++;
-	ws(ps);
-	if (*ps->p == close) {
-		ps->p++;
-		ps->depth--;
-		return j;
-	}
-	for (;;) {
-		struct rc_json *v;
-		char *key = NULL;
-
-		ws(ps);
-		if (obj) {
-			if (*ps->p != '"') {
-				fail(ps, "expected a member name");
-				goto bad;
-			}
-			key = string(ps);
-			if (!key)
-				goto bad;
-			ws(ps);
-			if (*ps->p != ':') {
-				free(key);
-				fail(ps, "expected ':'");
-				goto bad;
-			}
-			ps->p++;
-		}
-		v = value(ps);
-		if (!v) {
-			free(key);
-			goto bad;
-		}
-		v->key = key;
-		*tail = v;
-		tail = &v->next;
-		ws(ps);
-		if (*ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (*ps->p == close) {
-			ps->p++;
-			break;
-		}
-		fail(ps, obj ? "expected ',' or '}'" : "expected ',' or ']'");
-		goto bad;
-	}
-	ps->depth--;
-	return j;
-bad:
-	rc_json_free(j);
-	return NULL;
+	snprintf(text, sizeof(text), "%.*f", decimals, v);
+	return json_object_new_double_s(v, text);
 }
 
-static struct rc_json *value(struct parser *ps)
+int rc_json_print(FILE *f, struct json_object *j)
 {
-	struct rc_json *j;
-	char *end;
+	const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
 
-	ws(ps);
-	switch (*ps->p) {
-	case '{':
-		return container(ps, true);
-	case '[':
-		return container(ps, false);
-	case '"':
-		j = node(RC_JSON_STR);
-		if (j && !(j->str = string(ps))) {
-			free(j);
-			return NULL;
-		}
-		return j;
-	case 't':
-	case 'f':
-	case 'n':
-		if (!strncmp(ps->p, "true", 4) || !strncmp(ps->p, "false", 5)) {
-			j = node(RC_JSON_BOOL);
-			if (j)
-				j->b = *ps->p == 't';
-			ps->p += *ps->p == 't' ? 4 : 5;
-			return j;
-		}
-		if (!strncmp(ps->p, "null", 4)) {
-			ps->p += 4;
-			return node(RC_JSON_NULL);
-		}
-		break;
-	default:
-		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9')) {
-			double v = strtod(ps->p, &end);
-
-			if (end == ps->p)
-				break;
-			ps->p = end;
-			j = node(RC_JSON_NUM);
-			if (j)
-				j->num = v;
-			return j;
-		}
-	}
-	fail(ps, "unexpected character");
-	return NULL;
-}
-
-struct rc_json *rc_json_parse(const char *text, struct rc_err *err)
-{
-	struct parser ps = { text, text, err, 0 };
-	struct rc_json *j = value(&ps);
-
-	if (!j)
-		return NULL;
-	ws(&ps);
-	if (*ps.p) {
-		fail(&ps, "trailing data");
-		rc_json_free(j);
-		return NULL;
-	}
-	return j;
-}
-
-void rc_json_free(struct rc_json *j)
-{
-	while (j) {
-		struct rc_json *next = j->next;
-
-		rc_json_free(j->child);
-		free(j->key);
-		free(j->str);
-		free(j);
-		j = next;
-	}
-}
-
-const struct rc_json *rc_json_get(const struct rc_json *obj, const char *key)
-{
-	const struct rc_json *c;
-
-	if (!obj || obj->type != RC_JSON_OBJ)
-		return NULL;
-	for (c = obj->child; c; c = c->next)
-		if (c->key && !strcmp(c->key, key))
-			return c;
-	return NULL;
-}
-
-const char *rc_json_get_str(const struct rc_json *obj, const char *key, const char *dflt)
-{
-	const struct rc_json *v = rc_json_get(obj, key);
-
-	return v && v->type == RC_JSON_STR ? v->str : dflt;
-}
-
-double rc_json_get_num(const struct rc_json *obj, const char *key, double dflt)
-{
-	const struct rc_json *v = rc_json_get(obj, key);
-
-	return v && v->type == RC_JSON_NUM ? v->num : dflt;
-}
-
-bool rc_json_get_bool(const struct rc_json *obj, const char *key, bool dflt)
-{
-	const struct rc_json *v = rc_json_get(obj, key);
-
-	return v && v->type == RC_JSON_BOOL ? v->b : dflt;
+	return text && fputs(text, f) >= 0 ? 0 : -1;
 }

@@ -85,22 +85,6 @@ const char *rc_fmt_bytes(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-void rc_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 uint64_t rc_now_ns(void)
 {
 	struct timespec ts;

@@ -16,8 +16,6 @@ int rc_parse_range(const char *s, uint64_t *begin, uint64_t *end);
 int rc_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "1.5 MiB" style. */
 const char *rc_fmt_bytes(uint64_t n, char *buf, size_t len);
-/* Writes @s as a JSON string literal. */
-void rc_json_string(FILE *f, const char *s);
 /* Monotonic clock in nanoseconds. */
 uint64_t rc_now_ns(void);
 

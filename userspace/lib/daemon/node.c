@@ -19,6 +19,7 @@
 #include "daemon/node.h"
 #include "daemon/rcd.h"
 #include "k8s/topology.h"
+#include "common/json.h"
 #include "common/util.h"
 
 struct decl_job {
@@ -106,6 +107,54 @@ static void write_metrics(FILE *f, struct rcd *d, const struct rc_snapshot *s, b
 	rc_metrics_write(f, s, &d->node->metrics, &d->node->results);
 }
 
+/* devices.json: each device's status, as the node declared it, and the declared devices. */
+static struct json_object *report_json(struct rcd_node *n, const struct rc_snapshot *s,
+				       bool alive, unsigned int interval_s)
+{
+	struct json_object *j = json_object_new_object(), *devs = json_object_new_array(),
+			   *declared = json_object_new_array();
+	int i;
+
+	json_object_object_add(j, "version", json_object_new_int(1));
+	json_object_object_add(j, "generator", json_object_new_string("rcached " RCACHE_VERSION));
+	json_object_object_add(j, "pid", json_object_new_int((int)getpid()));
+	json_object_object_add(j, "alive", json_object_new_boolean(alive));
+	json_object_object_add(j, "updated", rc_json_fixed(realtime(), 3));
+	json_object_object_add(j, "interval_s", json_object_new_uint64(interval_s));
+	for (i = 0; i < s->n; i++) {
+		const struct rc_decl *decl = rc_decl_find(&n->decls, s->v[i].name);
+		bool owned = rc_decl_owned(s->v[i].name, s->v[i].uuid);
+		struct json_object *dev = rc_status_json(&s->v[i]);
+		char path[200];
+
+		if (!dev)
+			continue;
+		snprintf(path, sizeof(path), "/dev/mapper/%s", s->v[i].name);
+		json_object_object_add(dev, "device", rc_json_string(path));
+		json_object_object_add(dev, "declared", json_object_new_boolean(decl != NULL));
+		json_object_object_add(dev, "owned", json_object_new_boolean(owned));
+		if (decl && decl->replicas)
+			json_object_object_add(dev, "replicas", json_object_new_uint64(decl->replicas));
+		/* grouped only when made from that section: a hand-made device of
+		 * the same name may hold another dataset */
+		json_object_object_add(dev, "resource", rc_json_string(decl && owned ?
+				       rc_decl_resource(decl) : s->v[i].name));
+		json_object_array_add(devs, dev);
+	}
+	json_object_object_add(j, "devices", devs);
+	for (i = 0; i < n->results.n; i++) {
+		struct json_object *r = json_object_new_object();
+
+		json_object_object_add(r, "name", rc_json_string(n->results.v[i].name));
+		json_object_object_add(r, "state", json_object_new_string(
+				       rc_decl_state_name(n->results.v[i].state)));
+		json_object_object_add(r, "reason", rc_json_string(n->results.v[i].reason));
+		json_object_array_add(declared, r);
+	}
+	json_object_object_add(j, "declared", declared);
+	return j;
+}
+
 /* devices.json, the metrics textfile and the NFD features file. */
 static void node_report(struct rcd *d, bool alive)
 {
@@ -114,8 +163,8 @@ static void node_report(struct rcd *d, bool alive)
 	struct rc_err err;
 	char *buf = NULL;
 	size_t len = 0;
+	struct json_object *report;
 	FILE *f;
-	int i;
 
 	if (rc_snapshot_take(&s, &err)) {
 		rc_debug("report: %s", err.msg);
@@ -124,42 +173,10 @@ static void node_report(struct rcd *d, bool alive)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		goto out;
-	fprintf(f, "{\"version\":1,\"generator\":\"rcached %s\",\"pid\":%d,\"alive\":%s,"
-		"\"updated\":%.3f,\"interval_s\":%u,\"devices\":[",
-		RCACHE_VERSION, (int)getpid(), alive ? "true" : "false", realtime(),
-		d->cfg.report_interval_s);
-	for (i = 0; i < s.n; i++) {
-		const struct rc_decl *decl = rc_decl_find(&n->decls, s.v[i].name);
-
-		fprintf(f, "%s{", i ? "," : "");
-		rc_status_print_json_fields(f, &s.v[i]);
-		fprintf(f, ",\"device\":");
-		{
-			char dev[200];
-
-			snprintf(dev, sizeof(dev), "/dev/mapper/%s", s.v[i].name);
-			rc_json_string(f, dev);
-		}
-		fprintf(f, ",\"declared\":%s,\"owned\":%s", decl ? "true" : "false",
-			rc_decl_owned(s.v[i].name, s.v[i].uuid) ? "true" : "false");
-		if (decl && decl->replicas)
-			fprintf(f, ",\"replicas\":%u", decl->replicas);
-		/* grouped only when made from that section: a hand-made device of
-		 * the same name may hold another dataset */
-		fprintf(f, ",\"resource\":");
-		rc_json_string(f, decl && rc_decl_owned(s.v[i].name, s.v[i].uuid) ?
-			       rc_decl_resource(decl) : s.v[i].name);
-		fprintf(f, "}");
-	}
-	fprintf(f, "],\"declared\":[");
-	for (i = 0; i < n->results.n; i++) {
-		fprintf(f, "%s{\"name\":", i ? "," : "");
-		rc_json_string(f, n->results.v[i].name);
-		fprintf(f, ",\"state\":\"%s\",\"reason\":", rc_decl_state_name(n->results.v[i].state));
-		rc_json_string(f, n->results.v[i].reason);
-		fprintf(f, "}");
-	}
-	fprintf(f, "]}\n");
+	report = report_json(n, &s, alive, d->cfg.report_interval_s);
+	rc_json_print(f, report);
+	fputc('\n', f);
+	json_object_put(report);
 	fclose(f);
 	write_file(n, 0, "report", n->report_path, buf, len);
 	free(buf);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,62 +9,96 @@
 #include "k8s/dpmodel.h"
 #include "common/json.h"
 
-int dp_report_parse(const char *text, struct dp_report *r, struct rc_err *err)
+/* One entry of "devices": 1 when it is no device (not an object, or no name), -1 on an error. */
+static int device(struct json_object *c, struct dp_dev *d, struct rc_err *err)
 {
-	struct rc_json *j = rc_json_parse(text, err);
-	const struct rc_json *devs, *c;
-	int n = 0;
+	const char *name = NULL, *resource = NULL, *host_path = NULL, *origin = NULL,
+		   *health = NULL, *why = NULL;
+	struct json_object *gpus = NULL;
+	int64_t numa_node = -1, replicas = 0;
+
+	if (!json_object_is_type(c, json_type_object))
+		return 1;
+	if (rc_json_get_str(c, "name", &name, err) < 0)
+		return -1;
+	if (!name || !*name)
+		return 1;
+	if (rc_json_get_str(c, "resource", &resource, err) < 0 ||
+	    rc_json_get_str(c, "device", &host_path, err) < 0 ||
+	    rc_json_get_str(c, "origin", &origin, err) < 0 ||
+	    rc_json_get_bool(c, "owned", &d->owned, err) < 0 ||
+	    rc_json_get_str(c, "health", &health, err) < 0 ||
+	    rc_json_get_str(c, "health_reason", &why, err) < 0 ||
+	    rc_json_get_int(c, "numa_node", INT_MIN, INT_MAX, &numa_node, err) < 0 ||
+	    rc_json_get_array(c, "gpus", &gpus, err) < 0 ||
+	    rc_json_get_int(c, "replicas", 0, DP_MAX_REPLICAS, &replicas, err) < 0)
+		return rc_err_prefix(err, "device %s", name);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->resource, sizeof(d->resource), "%s", resource && *resource ? resource : name);
+	if (host_path && *host_path)
+		snprintf(d->host_path, sizeof(d->host_path), "%s", host_path);
+	else
+		snprintf(d->host_path, sizeof(d->host_path), "/dev/mapper/%s", d->name);
+	snprintf(d->origin, sizeof(d->origin), "%s", origin ? origin : "");
+	d->healthy = health && !strcmp(health, "healthy");
+	snprintf(d->why, sizeof(d->why), "%s", why ? why : "");
+	d->numa_node = numa_node < 0 ? -1 : (int)numa_node;
+	d->nr_gpus = gpus ? (int)json_object_array_length(gpus) : 0;
+	d->replicas = (unsigned int)replicas;
+	return 0;
+}
+
+static int report_parse(const char *text, size_t len, struct dp_report *r, struct rc_err *err)
+{
+	struct json_object *j = rc_json_parse(text, len, err), *devs = NULL;
+	int64_t version = 0, pid = 0;
+	size_t n, i;
 
 	memset(r, 0, sizeof(*r));
 	if (!j)
 		return -1;
-	if (j->type != RC_JSON_OBJ || rc_json_get_num(j, "version", 0) != 1) {
-		rc_json_free(j);
+	if (!json_object_is_type(j, json_type_object) ||
+	    rc_json_get_int(j, "version", INT64_MIN, INT64_MAX, &version, NULL) || version != 1) {
+		json_object_put(j);
 		return rc_errf(err, EPROTO, "not an rcached report (version 1)");
 	}
-	r->alive = rc_json_get_bool(j, "alive", false);
-	r->updated = rc_json_get_num(j, "updated", 0);
-	r->pid = (int)rc_json_get_num(j, "pid", 0);
-	devs = rc_json_get(j, "devices");
-	if (devs && devs->type == RC_JSON_ARR)
-		for (c = devs->child; c; c = c->next)
-			n++;
+	if (rc_json_get_bool(j, "alive", &r->alive, err) < 0 ||
+	    rc_json_get_double(j, "updated", &r->updated, err) < 0 ||
+	    rc_json_get_int(j, "pid", 0, INT_MAX, &pid, err) < 0 ||
+	    rc_json_get_array(j, "devices", &devs, err) < 0)
+		goto bad;
+	r->pid = (int)pid;
+	n = devs ? json_object_array_length(devs) : 0;
+	if (n > INT_MAX) {
+		rc_errf(err, EFBIG, "%zu devices", n);
+		goto bad;
+	}
 	r->v = n ? calloc(n, sizeof(*r->v)) : NULL;
 	if (n && !r->v) {
-		rc_json_free(j);
-		return rc_errf(err, ENOMEM, "out of memory");
+		rc_errf(err, ENOMEM, "out of memory");
+		goto bad;
 	}
-	for (c = devs ? devs->child : NULL; c; c = c->next) {
-		struct dp_dev *d = &r->v[r->n];
-		const struct rc_json *gpus = rc_json_get(c, "gpus"), *g;
-		const char *name = rc_json_get_str(c, "name", NULL);
+	for (i = 0; i < n; i++) {
+		int got = device(json_object_array_get_idx(devs, i), &r->v[r->n], err);
 
-		if (c->type != RC_JSON_OBJ || !name || !*name)
-			continue;
-		snprintf(d->name, sizeof(d->name), "%s", name);
-		snprintf(d->resource, sizeof(d->resource), "%s",
-			 rc_json_get_str(c, "resource", name));
-		if (!d->resource[0])
-			snprintf(d->resource, sizeof(d->resource), "%s", name);
-		snprintf(d->host_path, sizeof(d->host_path), "%s",
-			 rc_json_get_str(c, "device", ""));
-		if (!d->host_path[0])
-			snprintf(d->host_path, sizeof(d->host_path), "/dev/mapper/%s", d->name);
-		snprintf(d->origin, sizeof(d->origin), "%s", rc_json_get_str(c, "origin", ""));
-		d->owned = rc_json_get_bool(c, "owned", false);
-		d->healthy = !strcmp(rc_json_get_str(c, "health", ""), "healthy");
-		snprintf(d->why, sizeof(d->why), "%s", rc_json_get_str(c, "health_reason", ""));
-		d->numa_node = (int)rc_json_get_num(c, "numa_node", -1);
-		if (d->numa_node < 0)
-			d->numa_node = -1;
-		if (gpus && gpus->type == RC_JSON_ARR)
-			for (g = gpus->child; g; g = g->next)
-				d->nr_gpus++;
-		d->replicas = (unsigned int)rc_json_get_num(c, "replicas", 0);
-		r->n++;
+		if (got < 0) {
+			rc_err_prefix(err, "devices[%zu]", i);
+			goto bad;
+		}
+		if (!got)
+			r->n++;
 	}
-	rc_json_free(j);
+	json_object_put(j);
 	return 0;
+bad:
+	json_object_put(j);
+	dp_report_free(r);
+	return -1;
+}
+
+int dp_report_parse(const char *text, struct dp_report *r, struct rc_err *err)
+{
+	return report_parse(text, strlen(text), r, err);
 }
 
 int dp_report_load(const char *path, struct dp_report *r, struct rc_err *err)
@@ -96,7 +131,7 @@ int dp_report_load(const char *path, struct dp_report *r, struct rc_err *err)
 	}
 	fclose(f);
 	buf[len] = '\0';
-	rc = dp_report_parse(buf, r, err);
+	rc = report_parse(buf, len, r, err);
 	free(buf);
 	if (rc)
 		rc_err_prefix(err, "%s", path);

@@ -19,6 +19,8 @@
 
 #define DP_RESOURCE_PREFIX "rcache.io/"
 #define DP_MAX_ID 63
+/* the most replicas a device may ask for in the report: rcached's cap (RC_DECL_MAX_REPLICAS) */
+#define DP_MAX_REPLICAS 1024
 
 struct dp_dev {
 	char name[128];
@@ -41,6 +43,12 @@ struct dp_report {
 	int n;
 };
 
+/*
+ * devices.json, read with common/json.h's rules.  Entries of "devices" that
+ * are no object or have no "name" are skipped; a member the plugin uses that
+ * has the wrong type or is out of range (replicas above DP_MAX_REPLICAS) is
+ * an error naming the device.  Counters it does not use are not read.
+ */
 int dp_report_parse(const char *text, struct dp_report *r, struct rc_err *err);
 int dp_report_load(const char *path, struct dp_report *r, struct rc_err *err);
 void dp_report_free(struct dp_report *r);

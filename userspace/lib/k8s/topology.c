@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "k8s/topology.h"
-#include "common/util.h"
+#include "common/json.h"
 
 static const char *topo_root_override;
 
@@ -210,22 +210,26 @@ void rc_topo_block(const char *root, dev_t devt, struct rc_topo *t)
 			t->gpus[t->nr_gpus++] = all[i];
 }
 
-void rc_topo_print_json(FILE *f, const struct rc_topo *t)
+void rc_topo_json(struct json_object *obj, const struct rc_topo *t)
 {
+	struct json_object *gpus = json_object_new_array();
+	char class_code[16];
 	int i;
 
-	fprintf(f, ",\"numa_node\":%d,\"pci_address\":", t->numa_node);
-	rc_json_string(f, t->pci_address);
-	fprintf(f, ",\"pci_path\":");
-	rc_json_string(f, t->pci_path);
-	fprintf(f, ",\"gpus\":[");
-	for (i = 0; i < t->nr_gpus; i++) {
-		fprintf(f, "%s{\"pci_address\":", i ? "," : "");
-		rc_json_string(f, t->gpus[i].pci_address);
-		fprintf(f, ",\"vendor\":");
-		rc_json_string(f, t->gpus[i].vendor);
-		fprintf(f, ",\"class\":\"0x%06x\",\"numa_node\":%d}", t->gpus[i].class_code,
-			t->gpus[i].numa_node);
+	json_object_object_add(obj, "numa_node", json_object_new_int(t->numa_node));
+	json_object_object_add(obj, "pci_address", rc_json_string(t->pci_address));
+	json_object_object_add(obj, "pci_path", rc_json_string(t->pci_path));
+	for (i = 0; gpus && i < t->nr_gpus; i++) {
+		struct json_object *g = json_object_new_object();
+
+		if (!g)
+			break;
+		snprintf(class_code, sizeof(class_code), "0x%06x", t->gpus[i].class_code);
+		json_object_object_add(g, "pci_address", rc_json_string(t->gpus[i].pci_address));
+		json_object_object_add(g, "vendor", rc_json_string(t->gpus[i].vendor));
+		json_object_object_add(g, "class", json_object_new_string(class_code));
+		json_object_object_add(g, "numa_node", json_object_new_int(t->gpus[i].numa_node));
+		json_object_array_add(gpus, g);
 	}
-	fprintf(f, "]");
+	json_object_object_add(obj, "gpus", gpus);
 }

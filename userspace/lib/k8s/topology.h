@@ -41,7 +41,8 @@ void rc_topo_set_root(const char *root);
 void rc_topo_block(const char *root, dev_t devt, struct rc_topo *t);
 /* Every GPU under ROOT/bus/pci/devices; returns how many (at most @max). */
 int rc_topo_gpus(const char *root, struct rc_gpu *out, int max);
-/* ,"numa_node":N,"pci_address":"...","pci_path":"...","gpus":[...] */
-void rc_topo_print_json(FILE *f, const struct rc_topo *t);
+/* Adds numa_node, pci_address, pci_path and gpus[] to the JSON object @obj. */
+struct json_object;
+void rc_topo_json(struct json_object *obj, const struct rc_topo *t);
 
 #endif

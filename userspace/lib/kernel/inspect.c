@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kernel/inspect.h"
+#include "common/json.h"
 #include "common/util.h"
 
 uint32_t rc_crc32c(uint32_t crc, const void *data, size_t len)
@@ -174,6 +175,38 @@ out:
 	return r;
 }
 
+/* One line: the superblock's fields and what the metadata scan counted. */
+static void print_json(FILE *f, const char *dev, const struct rc_inspect *in, const char *when)
+{
+	const struct { const char *key; uint64_t v; } numbers[] = {
+		{ "block_size", in->block_sectors * 512ULL }, { "slots", in->nr_slots },
+		{ "data_start", in->data_start }, { "cache_bytes", in->cache_bytes },
+		{ "origin_blocks", in->nr_blocks }, { "origin_size", in->origin_size },
+		{ "metadata_pages", in->md_pages }, { "cached_blocks", in->cached_blocks },
+		{ "duplicate_entries", in->duplicate_entries },
+		{ "retired_slots", in->retired_slots }, { "last_commit", in->last_seq },
+		{ "corrupt_copies", in->corrupt_copies }, { "damaged_pages", in->damaged_pages },
+	};
+	struct json_object *j = json_object_new_object();
+	char format_id[32];
+	size_t i;
+
+	if (!j)
+		return;
+	snprintf(format_id, sizeof(format_id), "%016" PRIx64, in->format_id);
+	json_object_object_add(j, "device", rc_json_string(dev));
+	json_object_object_add(j, "format_version", json_object_new_uint64(in->version));
+	json_object_object_add(j, "format_id", json_object_new_string(format_id));
+	json_object_object_add(j, "origin", rc_json_string(in->origin));
+	json_object_object_add(j, "identity", rc_json_string(in->identity));
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		json_object_object_add(j, numbers[i].key, json_object_new_uint64(numbers[i].v));
+	json_object_object_add(j, "formatted", json_object_new_string(when));
+	rc_json_print(f, j);
+	fputc('\n', f);
+	json_object_put(j);
+}
+
 void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, bool json)
 {
 	char a[32], b[32], when[64];
@@ -183,23 +216,7 @@ void rc_inspect_print(FILE *f, const char *dev, const struct rc_inspect *in, boo
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	if (json) {
-		fprintf(f, "{\"device\":");
-		rc_json_string(f, dev);
-		fprintf(f, ",\"format_version\":%u,\"format_id\":\"%016" PRIx64 "\",\"origin\":",
-			in->version, in->format_id);
-		rc_json_string(f, in->origin);
-		fprintf(f, ",\"identity\":");
-		rc_json_string(f, in->identity);
-		fprintf(f, ",\"block_size\":%u,\"slots\":%" PRIu64 ",\"data_start\":%" PRIu64
-			",\"cache_bytes\":%" PRIu64 ",\"origin_blocks\":%" PRIu64
-			",\"origin_size\":%" PRIu64 ",\"metadata_pages\":%" PRIu64
-			",\"cached_blocks\":%" PRIu64 ",\"duplicate_entries\":%" PRIu64
-			",\"retired_slots\":%" PRIu64 ",\"last_commit\":%" PRIu64
-			",\"corrupt_copies\":%" PRIu64 ",\"damaged_pages\":%" PRIu64
-			",\"formatted\":\"%s\"}\n",
-			in->block_sectors * 512, in->nr_slots, in->data_start, in->cache_bytes,
-			in->nr_blocks, in->origin_size, in->md_pages, in->cached_blocks,
-			in->duplicate_entries, in->retired_slots, in->last_seq, in->corrupt_copies, in->damaged_pages, when);
+		print_json(f, dev, in, when);
 		return;
 	}
 	fprintf(f, "%s: rcache cache device, format version %u\n", dev, in->version);

@@ -9,6 +9,7 @@
 
 #include "kernel/genl.h"
 #include "kernel/status.h"
+#include "common/json.h"
 #include "common/util.h"
 
 int rc_status_parse_info(const char *params, struct rc_status *st,
@@ -150,61 +151,62 @@ bool rc_status_healthy(const struct rc_status *st, char *why, size_t len)
 
 void rc_status_print_json(FILE *f, const struct rc_status *st)
 {
-	fprintf(f, "{");
-	rc_status_print_json_fields(f, st);
-	fprintf(f, "}");
+	struct json_object *j = rc_status_json(st);
+
+	rc_json_print(f, j);
+	json_object_put(j);
 }
 
-void rc_status_print_json_fields(FILE *f, const struct rc_status *st)
+struct json_object *rc_status_json(const struct rc_status *st)
 {
+	const struct { const char *key; uint64_t v; } sizes[] = {
+		{ "size_bytes", st->size_bytes }, { "cached_blocks", st->cached_blocks },
+		{ "total_blocks", st->total_blocks },
+	}, counters[] = {
+		{ "read_hits", st->read_hits }, { "read_misses", st->read_misses },
+		{ "hit_bytes", st->hit_bytes }, { "miss_bytes", st->miss_bytes },
+		{ "fetches_inflight", st->fetches_inflight }, { "fetch_errors", st->fetch_errors },
+		{ "stale_replies", st->stale_replies }, { "slots", st->slots },
+		{ "evictions", st->evictions }, { "cache_read_errors", st->cache_read_errors },
+		{ "md_commits", st->md_commits }, { "prefetch_issued", st->prefetch_issued },
+		{ "prefetch_used", st->prefetch_used }, { "prefetch_wasted", st->prefetch_wasted },
+		{ "streams", st->streams }, { "warmup_pending", st->warmup_pending },
+		{ "warmup_errors", st->warmup_errors }, { "fill_timeouts", st->fill_timeouts },
+		{ "late_replies", st->late_replies }, { "retired_slots", st->retired_slots },
+	};
+	struct json_object *j = json_object_new_object();
 	char why[1200];
 	bool healthy = rc_status_healthy(st, why, sizeof(why));
+	size_t i;
 
-	fprintf(f, "\"name\":");
-	rc_json_string(f, st->name);
-	fprintf(f, ",\"origin\":");
-	rc_json_string(f, st->table.origin);
-	fprintf(f, ",\"cache_dev\":");
-	rc_json_string(f, st->cache_path);
-	fprintf(f, ",\"cache_devt\":");
-	rc_json_string(f, st->table.cache_dev);
-	fprintf(f, ",\"block_size\":%u,\"size_bytes\":%" PRIu64
-		",\"cached_blocks\":%" PRIu64 ",\"total_blocks\":%" PRIu64
-		",\"cached_percent\":%.2f"
-		",\"read_hits\":%" PRIu64 ",\"read_misses\":%" PRIu64
-		",\"hit_bytes\":%" PRIu64 ",\"miss_bytes\":%" PRIu64
-		",\"fetches_inflight\":%" PRIu64 ",\"fetch_errors\":%" PRIu64
-		",\"stale_replies\":%" PRIu64 ",\"slots\":%" PRIu64
-		",\"evictions\":%" PRIu64 ",\"cache_read_errors\":%" PRIu64
-		",\"md_commits\":%" PRIu64 ",\"prefetch_issued\":%" PRIu64
-		",\"prefetch_used\":%" PRIu64 ",\"prefetch_wasted\":%" PRIu64
-		",\"streams\":%" PRIu64 ",\"warmup_pending\":%" PRIu64
-		",\"warmup_errors\":%" PRIu64 ",\"fill_timeouts\":%" PRIu64
-		",\"late_replies\":%" PRIu64 ",\"retired_slots\":%" PRIu64 ",\"daemon\":",
-		st->block_size, st->size_bytes, st->cached_blocks, st->total_blocks,
-		cached_percent(st), st->read_hits, st->read_misses, st->hit_bytes,
-		st->miss_bytes, st->fetches_inflight, st->fetch_errors,
-		st->stale_replies, st->slots, st->evictions, st->cache_read_errors,
-		st->md_commits, st->prefetch_issued, st->prefetch_used, st->prefetch_wasted,
-		st->streams, st->warmup_pending, st->warmup_errors, st->fill_timeouts,
-		st->late_replies, st->retired_slots);
-	rc_json_string(f, st->daemon);
-	fprintf(f, ",\"mode\":");
-	rc_json_string(f, st->mode);
-	fprintf(f, ",\"reason\":");
-	rc_json_string(f, st->reason);
-	fprintf(f, ",\"daemon_timeout\":%u,\"fill_timeout\":%u,\"fail_fast\":%s"
-		",\"commit_interval_ms\":%u",
-		st->table.daemon_timeout ? st->table.daemon_timeout : RCACHE_DEFAULT_DAEMON_TIMEOUT,
-		st->table.fill_timeout ? st->table.fill_timeout : RCACHE_DEFAULT_FILL_TIMEOUT,
-		st->table.fail_fast ? "true" : "false",
-		st->table.commit_ms_set ? st->table.commit_ms : 1000);
-	fprintf(f, ",\"devt\":");
-	rc_json_string(f, st->devt);
-	fprintf(f, ",\"hit_ratio\":%.4f,\"health\":\"%s\",\"health_reason\":",
-		rc_status_hit_ratio(st), healthy ? "healthy" : "unhealthy");
-	rc_json_string(f, why);
-	rc_topo_print_json(f, &st->topo);
+	if (!j)
+		return NULL;
+	json_object_object_add(j, "name", rc_json_string(st->name));
+	json_object_object_add(j, "origin", rc_json_string(st->table.origin));
+	json_object_object_add(j, "cache_dev", rc_json_string(st->cache_path));
+	json_object_object_add(j, "cache_devt", rc_json_string(st->table.cache_dev));
+	json_object_object_add(j, "block_size", json_object_new_uint64(st->block_size));
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		json_object_object_add(j, sizes[i].key, json_object_new_uint64(sizes[i].v));
+	json_object_object_add(j, "cached_percent", rc_json_fixed(cached_percent(st), 2));
+	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		json_object_object_add(j, counters[i].key, json_object_new_uint64(counters[i].v));
+	json_object_object_add(j, "daemon", rc_json_string(st->daemon));
+	json_object_object_add(j, "mode", rc_json_string(st->mode));
+	json_object_object_add(j, "reason", rc_json_string(st->reason));
+	json_object_object_add(j, "daemon_timeout", json_object_new_uint64(
+		st->table.daemon_timeout ? st->table.daemon_timeout : RCACHE_DEFAULT_DAEMON_TIMEOUT));
+	json_object_object_add(j, "fill_timeout", json_object_new_uint64(
+		st->table.fill_timeout ? st->table.fill_timeout : RCACHE_DEFAULT_FILL_TIMEOUT));
+	json_object_object_add(j, "fail_fast", json_object_new_boolean(st->table.fail_fast));
+	json_object_object_add(j, "commit_interval_ms", json_object_new_uint64(
+		st->table.commit_ms_set ? st->table.commit_ms : 1000));
+	json_object_object_add(j, "devt", rc_json_string(st->devt));
+	json_object_object_add(j, "hit_ratio", rc_json_fixed(rc_status_hit_ratio(st), 4));
+	json_object_object_add(j, "health", rc_json_string(healthy ? "healthy" : "unhealthy"));
+	json_object_object_add(j, "health_reason", rc_json_string(why));
+	rc_topo_json(j, &st->topo);
+	return j;
 }
 
 void rc_status_print_text(FILE *f, const struct rc_status *st)

@@ -13,6 +13,8 @@
 #include "kernel/table.h"
 #include "k8s/topology.h"
 
+struct json_object;
+
 struct rc_status {
 	char name[128];
 	uint64_t size_bytes;
@@ -44,9 +46,10 @@ int rc_status_parse_info(const char *params, struct rc_status *st,
 /* Fills @st for device @name; ENOTTY-style error if it is not rcache. */
 int rc_status_get(struct rc_dm *dm, const char *name, struct rc_status *st,
 		  struct rc_err *err);
+/* One JSON object (compact, no newline). */
 void rc_status_print_json(FILE *f, const struct rc_status *st);
-/* The same fields without the braces, for objects that add their own. */
-void rc_status_print_json_fields(FILE *f, const struct rc_status *st);
+/* The same as a json-c object, for callers that add members (json_object_put it). */
+struct json_object *rc_status_json(const struct rc_status *st);
 /* read_hits / (read_hits + read_misses); 0 before the first read */
 double rc_status_hit_ratio(const struct rc_status *st);
 double rc_status_cached_percent(const struct rc_status *st);
