@@ -77,8 +77,10 @@ int rpc_client_call(struct rpc_loop *loop, const char *target, const char *metho
 	grpc_slice path;
 	grpc_op ops[6];
 
-	if (!cc)
-		return rc_errf(err, ENOMEM, "%s: out of memory", method);
+	if (!cc) {
+		rc_errf(err, ENOMEM, "%s: out of memory", method);
+		return -1;
+	}
 	rpc_loop_hold(loop);
 	cc->loop = loop;
 	cc->response = response;
@@ -115,7 +117,8 @@ int rpc_client_call(struct rpc_loop *loop, const char *target, const char *metho
 	ops[5].data.recv_status_on_client.status_details = &cc->details;
 	if (!cc->call || grpc_call_start_batch(cc->call, ops, 6, &cc->t, NULL) != GRPC_CALL_OK) {
 		client_free(cc);
-		return rc_errf(err, EIO, "%s at %s: cannot start the call", method, target);
+		rc_errf(err, EIO, "%s at %s: cannot start the call", method, target);
+		return -1;
 	}
 	return 0;
 }

@@ -399,12 +399,15 @@ int rpc_server_add(struct rpc_server *s, const struct rpc_method *methods, size_
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (method_find(s, methods[i].path))
-			return rc_errf(err, EEXIST, "%s: %s is served already", s->name,
-				       methods[i].path);
+		if (method_find(s, methods[i].path)) {
+			rc_errf(err, EEXIST, "%s: %s is served already", s->name, methods[i].path);
+			return -1;
+		}
 	grown = realloc(s->methods, sizeof(*grown) * (s->nmethods + n));
-	if (!grown)
-		return rc_errf(err, ENOMEM, "%s: out of memory", s->name);
+	if (!grown) {
+		rc_errf(err, ENOMEM, "%s: out of memory", s->name);
+		return -1;
+	}
 	s->methods = grown;
 	for (i = 0; i < n; i++) {
 		grown[s->nmethods + i].m = methods[i];
@@ -420,8 +423,10 @@ int rpc_server_listen(struct rpc_server *s, const char *sock_path, struct rc_err
 	char addr[4200];
 	int ok;
 
-	if (s->server || s->stopping || s->freed)
-		return rc_errf(err, EBUSY, "%s: listening or stopping already", s->name);
+	if (s->server || s->stopping || s->freed) {
+		rc_errf(err, EBUSY, "%s: listening or stopping already", s->name);
+		return -1;
+	}
 	unlink(sock_path);
 	s->server = grpc_server_create(NULL, NULL);
 	grpc_server_register_completion_queue(s->server, rpc_loop_cq(s->loop), NULL);
@@ -432,7 +437,8 @@ int rpc_server_listen(struct rpc_server *s, const char *sock_path, struct rc_err
 	if (!ok) {
 		grpc_server_destroy(s->server);
 		s->server = NULL;
-		return rc_errf(err, EADDRNOTAVAIL, "%s: cannot listen on %s", s->name, sock_path);
+		rc_errf(err, EADDRNOTAVAIL, "%s: cannot listen on %s", s->name, sock_path);
+		return -1;
 	}
 	grpc_server_start(s->server);
 	call_request(s);
