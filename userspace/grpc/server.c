@@ -277,10 +277,14 @@ static void on_recv(struct rpc_tag *t, bool ok)
 		call_put(c);
 		return;
 	}
-	if (e->m.request && !(req = rpc_unpack(e->m.request, c->recv))) {
-		rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "bad %s", e->m.request->short_name);
-		call_put(c);
-		return;
+	if (e->m.request) {
+		req = rpc_unpack(e->m.request, c->recv);
+		if (!req) {
+			rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "bad %s",
+				 e->m.request->short_name);
+			call_put(c);
+			return;
+		}
 	}
 	c->method = e;
 	c->streaming = e->m.streaming;
