@@ -15,9 +15,10 @@
  * kubelet.sock is recreated (a kubelet restart) the plugin re-registers,
  * noticed through inotify and, as a fallback, by polling once a second.
  *
- * gRPC is the C core library (libgrpc, Debian's 1.51), driven from one
- * thread through one completion queue; messages are encoded with protobuf-c
- * from deviceplugin.proto.
+ * gRPC (serving, streaming, the call to the kubelet) is librcache-grpc's
+ * (grpc/server.h, grpc/client.h), driven from this program's one loop;
+ * messages are encoded with protobuf-c from deviceplugin.proto.  This file
+ * holds the model and the methods only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,15 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/slice.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/time.h>
-
 #include "deviceplugin.pb-c.h"
 #include "daemon/declare.h"
+#include "grpc/client.h"
+#include "grpc/server.h"
 #include "k8s/dpmodel.h"
 #include "common/ini.h"
 #include "common/log.h"
@@ -53,6 +49,7 @@
 #define SOCK_PREFIX DP_SOCK_PREFIX
 #define TICK_MS 100
 #define POLL_MS 1000
+#define LIST_AND_WATCH "/v1beta1.DevicePlugin/ListAndWatch"
 
 /* ------------------------------------------------------------------ */
 /* Settings and state                                                  */
@@ -72,37 +69,6 @@ static struct {
 	.stale_after = 10,
 };
 
-struct tag {
-	void (*fn)(struct tag *t, bool ok);
-};
-
-struct resource;
-
-struct call {
-	struct resource *res;
-	grpc_call *call;
-	grpc_call_details details;
-	grpc_metadata_array md;
-	grpc_byte_buffer *recv, *send;
-	int cancelled;
-	int pending;			/* batches in flight */
-	bool stream, sending, sent_md;
-	unsigned long sent_version;
-	struct call *next_stream;
-	struct tag t_new, t_recv, t_send, t_close;
-};
-
-struct reg {
-	struct resource *res;
-	grpc_channel *channel;
-	grpc_call *call;
-	grpc_metadata_array init_md, trail_md;
-	grpc_byte_buffer *send, *recv;
-	grpc_status_code status;
-	grpc_slice details;
-	struct tag t;
-};
-
 /* One device of a resource, as last pushed. */
 struct member {
 	struct dp_dev dev;
@@ -118,24 +84,20 @@ struct resource {
 	char sock_name[200];
 	char sock_path[PATH_MAX];
 	ino_t sock_ino;
-	grpc_server *server;
-	bool server_stopping;		/* shutdown requested, tag pending */
-	struct tag t_shutdown;
-	int ncalls;			/* struct call alive */
-	struct call *streams;
+	struct rpc_server *server;	/* its endpoint; listening unless it failed */
 	/* the device list as pushed: its devices, by name */
 	struct member *members;
 	int nmembers;
 	unsigned long version;
 	char left_out[128];		/* a device of another origin, last warned of */
 	/* registration */
-	struct reg *reg;
+	bool registering;		/* Register on its way */
 	bool want_register, registered;
 	uint64_t reg_retry_ns;
 	bool removed;
 };
 
-static grpc_completion_queue *cq;
+static struct rpc_loop *loop;
 static struct resource *resources;
 static struct rc_ini conf;
 static bool conf_loaded;
@@ -154,41 +116,6 @@ static double wall(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------------ */
-/* Messages                                                            */
-
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	grpc_byte_buffer *bb;
-	grpc_slice s;
-
-	if (!buf)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	s = grpc_slice_from_copied_buffer((const char *)buf, len);
-	bb = grpc_raw_byte_buffer_create(&s, 1);
-	grpc_slice_unref(s);
-	free(buf);
-	return bb;
-}
-
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader r;
-	ProtobufCMessage *m;
-	grpc_slice s;
-
-	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
-		return NULL;
-	s = grpc_byte_buffer_reader_readall(&r);
-	grpc_byte_buffer_reader_destroy(&r);
-	m = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-	grpc_slice_unref(s);
-	return m;
 }
 
 /* ------------------------------------------------------------------ */
@@ -242,7 +169,8 @@ static bool replica_find(const struct resource *res, const char *id, int *member
 	return false;
 }
 
-static grpc_byte_buffer *device_list(struct resource *res)
+/* The device list, to the stream @to, or to every stream of @res when NULL. */
+static void send_devices(struct resource *res, struct rpc_call *to)
 {
 	V1beta1__ListAndWatchResponse resp = V1BETA1__LIST_AND_WATCH_RESPONSE__INIT;
 	unsigned int total = 0, k = 0, i;
@@ -251,7 +179,6 @@ static grpc_byte_buffer *device_list(struct resource *res)
 	V1beta1__NUMANode *node = calloc(res->nmembers + 1, sizeof(*node));
 	V1beta1__NUMANode **nodes = calloc(res->nmembers + 1, sizeof(*nodes));
 	char (*ids)[DP_MAX_ID + 1] = NULL;
-	grpc_byte_buffer *bb = NULL;
 	int m;
 
 	for (m = 0; m < res->nmembers; m++)
@@ -282,7 +209,10 @@ static grpc_byte_buffer *device_list(struct resource *res)
 	}
 	resp.n_devices = total;
 	resp.devices = ptrs;
-	bb = pack(&resp.base);
+	if (to)
+		rpc_stream_send(to, &resp.base);
+	else
+		rpc_server_push(res->server, LIST_AND_WATCH, &resp.base);
 out:
 	free(devs);
 	free(ptrs);
@@ -290,111 +220,46 @@ out:
 	free(topo);
 	free(node);
 	free(nodes);
-	return bb;
 }
 
 /* ------------------------------------------------------------------ */
-/* Server calls                                                        */
+/* Methods                                                             */
 
-static void call_request(struct resource *res);
-static void res_maybe_free(struct resource *res);
-
-static void call_put(struct call *c)
+static void get_options(struct rpc_call *c, const ProtobufCMessage *msg, void *arg)
 {
-	struct resource *res = c->res;
+	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
 
-	if (--c->pending > 0)
-		return;
-	if (c->stream) {
-		struct call **pp;
-
-		for (pp = &res->streams; *pp; pp = &(*pp)->next_stream)
-			if (*pp == c) {
-				*pp = c->next_stream;
-				break;
-			}
-	}
-	if (c->call)
-		grpc_call_unref(c->call);
-	grpc_call_details_destroy(&c->details);
-	grpc_metadata_array_destroy(&c->md);
-	if (c->recv)
-		grpc_byte_buffer_destroy(c->recv);
-	if (c->send)
-		grpc_byte_buffer_destroy(c->send);
-	free(c);
-	res->ncalls--;
-	res_maybe_free(res);
+	(void)msg;
+	(void)arg;
+	o.pre_start_required = false;
+	o.get_preferred_allocation_available = true;
+	rpc_reply(c, &o.base);
 }
 
-static void batch(struct call *c, grpc_op *ops, size_t n, struct tag *t)
+static void list_and_watch(struct rpc_call *c, const ProtobufCMessage *msg, void *arg)
 {
-	grpc_call_error e;
+	struct resource *res = arg;
 
-	c->pending++;
-	e = grpc_call_start_batch(c->call, ops, n, t, NULL);
-	if (e != GRPC_CALL_OK) {
-		rc_err("%s: grpc_call_start_batch: error %d", c->res->name, (int)e);
-		c->pending--;
-	}
+	(void)msg;
+	rc_info("%s: ListAndWatch from the kubelet", res->resource_name);
+	send_devices(res, c);
 }
 
-/* Sends @bb (may be NULL) and the final status. */
-static void reply(struct call *c, grpc_byte_buffer *bb, grpc_status_code code, const char *msg)
+static void list_and_watch_ended(struct rpc_call *c, void *arg)
 {
-	grpc_op ops[3];
-	grpc_slice details = grpc_slice_from_copied_string(msg ? msg : "");
-	size_t n = 0;
+	struct resource *res = arg;
 
-	memset(ops, 0, sizeof(ops));
-	ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
-	n++;
-	if (bb) {
-		c->send = bb;
-		ops[n].op = GRPC_OP_SEND_MESSAGE;
-		ops[n].data.send_message.send_message = bb;
-		n++;
-	}
-	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	ops[n].data.send_status_from_server.status = code;
-	ops[n].data.send_status_from_server.status_details = msg ? &details : NULL;
-	n++;
-	batch(c, ops, n, &c->t_send);
-	grpc_slice_unref(details);
+	(void)c;
+	rc_info("%s: ListAndWatch ended", res->resource_name);
 }
 
-static void stream_send(struct call *c)
+static void pre_start(struct rpc_call *c, const ProtobufCMessage *msg, void *arg)
 {
-	struct resource *res = c->res;
-	grpc_op ops[2];
-	size_t n = 0;
+	V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
 
-	if (c->sending || c->cancelled || res->removed)
-		return;
-	if (c->sent_md && c->sent_version == res->version)
-		return;
-	c->send = device_list(res);
-	if (!c->send)
-		return;
-	memset(ops, 0, sizeof(ops));
-	if (!c->sent_md) {
-		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-		c->sent_md = true;
-	}
-	ops[n].op = GRPC_OP_SEND_MESSAGE;
-	ops[n].data.send_message.send_message = c->send;
-	n++;
-	c->sending = true;
-	c->sent_version = res->version;
-	batch(c, ops, n, &c->t_send);
-}
-
-static void push_all(struct resource *res)
-{
-	struct call *c;
-
-	for (c = res->streams; c; c = c->next_stream)
-		stream_send(c);
+	(void)msg;
+	(void)arg;
+	rpc_reply(c, &o.base);
 }
 
 static bool place_of(const struct resource *res, const char *id, struct dp_place *p)
@@ -424,9 +289,11 @@ static long rank_replica(const char *id, const char *anchor, void *arg)
 	return dp_rank(&p, anchor && place_of(res, anchor, &a) ? &a : NULL);
 }
 
-static void do_preferred(struct call *c, V1beta1__PreferredAllocationRequest *req)
+static void get_preferred(struct rpc_call *c, const ProtobufCMessage *msg, void *arg)
 {
-	struct resource *res = c->res;
+	const V1beta1__PreferredAllocationRequest *req =
+		(const V1beta1__PreferredAllocationRequest *)msg;
+	struct resource *res = arg;
 	V1beta1__PreferredAllocationResponse resp = V1BETA1__PREFERRED_ALLOCATION_RESPONSE__INIT;
 	V1beta1__ContainerPreferredAllocationResponse *cr;
 	size_t i;
@@ -434,7 +301,7 @@ static void do_preferred(struct call *c, V1beta1__PreferredAllocationRequest *re
 	cr = calloc(req->n_container_requests + 1, sizeof(*cr));
 	resp.container_responses = calloc(req->n_container_requests + 1, sizeof(*cr));
 	if (!cr || !resp.container_responses) {
-		reply(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < req->n_container_requests; i++) {
@@ -453,7 +320,7 @@ static void do_preferred(struct call *c, V1beta1__PreferredAllocationRequest *re
 		resp.container_responses[i] = &cr[i];
 	}
 	resp.n_container_responses = req->n_container_requests;
-	reply(c, pack(&resp.base), GRPC_STATUS_OK, NULL);
+	rpc_reply(c, &resp.base);
 out:
 	if (cr)
 		for (i = 0; i < req->n_container_requests; i++)
@@ -462,9 +329,10 @@ out:
 	free(resp.container_responses);
 }
 
-static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
+static void allocate(struct rpc_call *c, const ProtobufCMessage *msg, void *arg)
 {
-	struct resource *res = c->res;
+	const V1beta1__AllocateRequest *req = (const V1beta1__AllocateRequest *)msg;
+	struct resource *res = arg;
 	V1beta1__AllocateResponse resp = V1BETA1__ALLOCATE_RESPONSE__INIT;
 	size_t n = req->n_container_requests, i, k;
 	V1beta1__ContainerAllocateResponse *cr = calloc(n + 1, sizeof(*cr));
@@ -473,12 +341,12 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 	V1beta1__DeviceSpec **specp = calloc(n + 1, sizeof(*specp));
 	int *votes = calloc(res->nmembers + 1, sizeof(*votes));
 	V1beta1__ContainerAllocateResponse__EnvsEntry env[2], *envp[2];
-	char container_path[200], msg[256];
+	char container_path[200], why[256];
 	unsigned int r_i;
 	int m;
 
 	if (!cr || !crp || !spec || !specp || !votes) {
-		reply(c, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		rpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	/* every ID must be one of ours, before anything is counted */
@@ -487,10 +355,10 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 
 		for (k = 0; k < r->n_devices_ids; k++) {
 			if (!replica_find(res, r->devices_ids[k], &m, &r_i)) {
-				snprintf(msg, sizeof(msg), "unknown device id '%s' for %s",
+				snprintf(why, sizeof(why), "unknown device id '%s' for %s",
 					 r->devices_ids[k], res->resource_name);
-				rc_warn("Allocate: %s", msg);
-				reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, msg);
+				rc_warn("Allocate: %s", why);
+				rpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
 				goto out;
 			}
 		}
@@ -537,7 +405,7 @@ static void do_allocate(struct call *c, V1beta1__AllocateRequest *req)
 	}
 	resp.n_container_responses = n;
 	resp.container_responses = crp;
-	reply(c, pack(&resp.base), GRPC_STATUS_OK, NULL);
+	rpc_reply(c, &resp.base);
 out:
 	free(cr);
 	free(crp);
@@ -546,130 +414,28 @@ out:
 	free(votes);
 }
 
-static void on_recv(struct tag *t, bool ok)
-{
-	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_recv));
-	struct resource *res = c->res;
-	grpc_slice m = c->details.method;
-
-	if (!ok || res->removed) {
-		call_put(c);
-		return;
-	}
-	if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/GetDevicePluginOptions")) {
-		V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-
-		o.pre_start_required = false;
-		o.get_preferred_allocation_available = true;
-		reply(c, pack(&o.base), GRPC_STATUS_OK, NULL);
-	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/ListAndWatch")) {
-		c->stream = true;
-		c->next_stream = res->streams;
-		res->streams = c;
-		rc_info("%s: ListAndWatch from the kubelet", res->resource_name);
-		stream_send(c);
-	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/GetPreferredAllocation")) {
-		V1beta1__PreferredAllocationRequest *req = (V1beta1__PreferredAllocationRequest *)
-			unpack(&v1beta1__preferred_allocation_request__descriptor, c->recv);
-
-		if (!req) {
-			reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, "bad PreferredAllocationRequest");
-		} else {
-			do_preferred(c, req);
-			protobuf_c_message_free_unpacked(&req->base, NULL);
-		}
-	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/Allocate")) {
-		V1beta1__AllocateRequest *req = (V1beta1__AllocateRequest *)
-			unpack(&v1beta1__allocate_request__descriptor, c->recv);
-
-		if (!req) {
-			reply(c, NULL, GRPC_STATUS_INVALID_ARGUMENT, "bad AllocateRequest");
-		} else {
-			do_allocate(c, req);
-			protobuf_c_message_free_unpacked(&req->base, NULL);
-		}
-	} else if (!grpc_slice_str_cmp(m, "/v1beta1.DevicePlugin/PreStartContainer")) {
-		V1beta1__PreStartContainerResponse o = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
-
-		reply(c, pack(&o.base), GRPC_STATUS_OK, NULL);
-	} else {
-		reply(c, NULL, GRPC_STATUS_UNIMPLEMENTED, "unknown method");
-	}
-	call_put(c);
-}
-
-static void on_send(struct tag *t, bool ok)
-{
-	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_send));
-
-	if (c->send) {
-		grpc_byte_buffer_destroy(c->send);
-		c->send = NULL;
-	}
-	c->sending = false;
-	if (c->stream && ok)
-		stream_send(c);	/* a change while this frame was on its way */
-	call_put(c);
-}
-
-static void on_close(struct tag *t, bool ok)
-{
-	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_close));
-
-	(void)ok;
-	c->cancelled = 1;
-	if (c->stream)
-		rc_info("%s: ListAndWatch ended", c->res->resource_name);
-	call_put(c);
-}
-
-static void on_new(struct tag *t, bool ok)
-{
-	struct call *c = (struct call *)((char *)t - offsetof(struct call, t_new));
-	struct resource *res = c->res;
-	grpc_op op;
-
-	if (!ok) {
-		/* the server is shutting down */
-		call_put(c);
-		return;
-	}
-	if (!res->server_stopping && !res->removed)
-		call_request(res);
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	op.data.recv_close_on_server.cancelled = &c->cancelled;
-	batch(c, &op, 1, &c->t_close);
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_MESSAGE;
-	op.data.recv_message.recv_message = &c->recv;
-	batch(c, &op, 1, &c->t_recv);
-	call_put(c);	/* the reference of the request */
-}
-
-static void call_request(struct resource *res)
-{
-	struct call *c = calloc(1, sizeof(*c));
-	grpc_call_error e;
-
-	if (!c)
-		return;
-	c->res = res;
-	c->t_new.fn = on_new;
-	c->t_recv.fn = on_recv;
-	c->t_send.fn = on_send;
-	c->t_close.fn = on_close;
-	grpc_call_details_init(&c->details);
-	grpc_metadata_array_init(&c->md);
-	c->pending = 1;
-	res->ncalls++;
-	e = grpc_server_request_call(res->server, &c->call, &c->details, &c->md, cq, cq, &c->t_new);
-	if (e != GRPC_CALL_OK) {
-		rc_err("%s: grpc_server_request_call: error %d", res->name, (int)e);
-		c->pending = 1;
-		call_put(c);
-	}
-}
+static const struct rpc_method device_plugin_methods[] = {
+	{ .path = "/v1beta1.DevicePlugin/GetDevicePluginOptions",
+	  .request = &v1beta1__empty__descriptor,
+	  .response = &v1beta1__device_plugin_options__descriptor,
+	  .handler = get_options },
+	{ .path = LIST_AND_WATCH,
+	  .request = &v1beta1__empty__descriptor,
+	  .response = &v1beta1__list_and_watch_response__descriptor,
+	  .handler = list_and_watch, .streaming = true, .closed = list_and_watch_ended },
+	{ .path = "/v1beta1.DevicePlugin/GetPreferredAllocation",
+	  .request = &v1beta1__preferred_allocation_request__descriptor,
+	  .response = &v1beta1__preferred_allocation_response__descriptor,
+	  .handler = get_preferred },
+	{ .path = "/v1beta1.DevicePlugin/Allocate",
+	  .request = &v1beta1__allocate_request__descriptor,
+	  .response = &v1beta1__allocate_response__descriptor,
+	  .handler = allocate },
+	{ .path = "/v1beta1.DevicePlugin/PreStartContainer",
+	  .request = &v1beta1__pre_start_container_request__descriptor,
+	  .response = &v1beta1__pre_start_container_response__descriptor,
+	  .handler = pre_start },
+};
 
 /* ------------------------------------------------------------------ */
 /* Servers                                                             */
@@ -690,33 +456,22 @@ static void res_free(struct resource *res)
 	free(res);
 }
 
+/* A removed resource goes once its endpoint is freed and no Register is on its way. */
 static void res_maybe_free(struct resource *res)
 {
-	if (res->removed && !res->server && !res->ncalls && !res->reg)
+	if (res->removed && !res->server && !res->registering)
 		res_free(res);
 }
 
 static int server_start(struct resource *res)
 {
-	grpc_server_credentials *creds;
-	char addr[PATH_MAX + 8];
+	struct rc_err err;
 	struct stat st;
 
-	unlink(res->sock_path);
-	res->server = grpc_server_create(NULL, NULL);
-	grpc_server_register_completion_queue(res->server, cq, NULL);
-	snprintf(addr, sizeof(addr), "unix:%s", res->sock_path);
-	creds = grpc_insecure_server_credentials_create();
-	if (!grpc_server_add_http2_port(res->server, addr, creds)) {
-		grpc_server_credentials_release(creds);
-		rc_err("%s: cannot listen on %s", res->resource_name, res->sock_path);
-		grpc_server_destroy(res->server);
-		res->server = NULL;
+	if (rpc_server_listen(res->server, res->sock_path, &err)) {
+		rc_err("%s", err.msg);
 		return -1;
 	}
-	grpc_server_credentials_release(creds);
-	grpc_server_start(res->server);
-	call_request(res);
 	res->sock_ino = stat(res->sock_path, &st) ? 0 : st.st_ino;
 	res->want_register = true;
 	res->registered = false;
@@ -724,63 +479,35 @@ static int server_start(struct resource *res)
 	return 0;
 }
 
-static void on_shutdown(struct tag *t, bool ok)
+/* The endpoint wound down after its socket was deleted: serve on a new one. */
+static void on_stopped(struct rpc_server *s, void *arg)
 {
-	struct resource *res = (struct resource *)((char *)t - offsetof(struct resource, t_shutdown));
+	struct resource *res = arg;
 
-	(void)ok;
-	grpc_server_destroy(res->server);
-	res->server = NULL;
-	res->server_stopping = false;
-	if (res->removed) {
-		res_maybe_free(res);
-		return;
-	}
-	server_start(res);	/* a restart: the socket was deleted */
-}
-
-static void server_stop(struct resource *res)
-{
-	if (!res->server || res->server_stopping)
-		return;
-	res->server_stopping = true;
-	res->registered = false;
-	grpc_server_shutdown_and_notify(res->server, cq, &res->t_shutdown);
-	grpc_server_cancel_all_calls(res->server);
+	(void)s;
+	server_start(res);
 }
 
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 
-static void reg_done(struct tag *t, bool ok)
+static void reg_done(void *arg, grpc_status_code status, const char *msg,
+		     const ProtobufCMessage *reply)
 {
-	struct reg *r = (struct reg *)((char *)t - offsetof(struct reg, t));
-	struct resource *res = r->res;
+	struct resource *res = arg;
 
-	res->reg = NULL;
-	if (ok && r->status == GRPC_STATUS_OK) {
+	(void)reply;
+	res->registering = false;
+	if (status == GRPC_STATUS_OK) {
 		res->registered = true;
 		res->want_register = false;
 		rc_info("%s: registered with the kubelet", res->resource_name);
 	} else {
-		char *msg = grpc_slice_to_c_string(r->details);
-
 		rc_warn("%s: Register failed: %s (status %d); retrying", res->resource_name,
-			msg[0] ? msg : "no answer", (int)r->status);
-		gpr_free(msg);
+			msg[0] ? msg : "no answer", (int)status);
 		res->want_register = true;
 		res->reg_retry_ns = now_ns() + 1000000000ULL;
 	}
-	grpc_metadata_array_destroy(&r->init_md);
-	grpc_metadata_array_destroy(&r->trail_md);
-	if (r->send)
-		grpc_byte_buffer_destroy(r->send);
-	if (r->recv)
-		grpc_byte_buffer_destroy(r->recv);
-	grpc_slice_unref(r->details);
-	grpc_call_unref(r->call);
-	grpc_channel_destroy(r->channel);
-	free(r);
 	res_maybe_free(res);
 }
 
@@ -788,52 +515,23 @@ static void reg_start(struct resource *res)
 {
 	V1beta1__RegisterRequest req = V1BETA1__REGISTER_REQUEST__INIT;
 	V1beta1__DevicePluginOptions o = V1BETA1__DEVICE_PLUGIN_OPTIONS__INIT;
-	grpc_channel_credentials *creds;
 	char target[PATH_MAX + 16];
-	struct reg *r = calloc(1, sizeof(*r));
-	grpc_op ops[6];
-	grpc_slice method;
+	struct rc_err err;
 
-	if (!r)
-		return;
-	r->res = res;
-	r->t.fn = reg_done;
 	snprintf(target, sizeof(target), "unix:%s/%s", opt.dir, KUBELET_SOCK);
-	creds = grpc_insecure_credentials_create();
-	r->channel = grpc_channel_create(target, creds, NULL);
-	grpc_channel_credentials_release(creds);
-	method = grpc_slice_from_static_string("/v1beta1.Registration/Register");
-	r->call = grpc_channel_create_call(r->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method,
-					   NULL, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-							      gpr_time_from_seconds(5, GPR_TIMESPAN)),
-					   NULL);
 	o.get_preferred_allocation_available = true;
 	req.version = API_VERSION;
 	req.endpoint = res->sock_name;
 	req.resource_name = res->resource_name;
 	req.options = &o;
-	r->send = pack(&req.base);
-	grpc_metadata_array_init(&r->init_md);
-	grpc_metadata_array_init(&r->trail_md);
-	r->details = grpc_empty_slice();
-	memset(ops, 0, sizeof(ops));
-	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = r->send;
-	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &r->init_md;
-	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &r->recv;
-	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &r->trail_md;
-	ops[5].data.recv_status_on_client.status = &r->status;
-	ops[5].data.recv_status_on_client.status_details = &r->details;
-	res->reg = r;
-	if (grpc_call_start_batch(r->call, ops, 6, &r->t, NULL) != GRPC_CALL_OK) {
-		rc_err("%s: cannot start Register", res->resource_name);
-		reg_done(&r->t, false);
+	if (rpc_client_call(loop, target, "/v1beta1.Registration/Register", &req.base,
+			    &v1beta1__empty__descriptor, 5000, reg_done, res, &err)) {
+		rc_err("%s: cannot start Register: %s", res->resource_name, err.msg);
+		res->want_register = true;
+		res->reg_retry_ns = now_ns() + 1000000000ULL;
+		return;
 	}
+	res->registering = true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -852,6 +550,7 @@ static struct resource *res_find(const char *name)
 static struct resource *res_new(const char *name)
 {
 	struct resource *res = calloc(1, sizeof(*res));
+	struct rc_err err;
 
 	if (!res)
 		return NULL;
@@ -859,7 +558,16 @@ static struct resource *res_new(const char *name)
 	snprintf(res->resource_name, sizeof(res->resource_name), DP_RESOURCE_PREFIX "%s", name);
 	dp_socket_name(opt.dir, name, res->sock_name, sizeof(res->sock_name));
 	snprintf(res->sock_path, sizeof(res->sock_path), "%s/%s", opt.dir, res->sock_name);
-	res->t_shutdown.fn = on_shutdown;
+	res->server = rpc_server_new(loop, res->resource_name);
+	if (!res->server || rpc_server_add(res->server, device_plugin_methods,
+					   sizeof(device_plugin_methods) /
+					   sizeof(device_plugin_methods[0]), res, &err)) {
+		rc_err("%s: cannot make its endpoint%s%s", res->resource_name,
+		       res->server ? ": " : "", res->server ? err.msg : "");
+		rpc_server_free(res->server);
+		free(res);
+		return NULL;
+	}
 	res->next = resources;
 	resources = res;
 	return res;
@@ -921,7 +629,7 @@ static void res_update(struct resource *res, struct member *want, int n)
 	res->nmembers = n;
 	if (changed || !res->version) {
 		res->version++;
-		push_all(res);
+		send_devices(res, NULL);
 	}
 }
 
@@ -929,7 +637,8 @@ static void res_remove(struct resource *res)
 {
 	rc_info("%s: the device is gone; stopping its endpoint", res->resource_name);
 	res->removed = true;
-	server_stop(res);
+	rpc_server_free(res->server);	/* cancels its calls: ListAndWatch ends */
+	res->server = NULL;
 	unlink(res->sock_path);
 	res_maybe_free(res);
 }
@@ -1122,12 +831,13 @@ static void sockets_check(void)
 	struct stat st;
 
 	for (res = resources; res; res = res->next) {
-		if (res->removed || !res->server || res->server_stopping)
+		if (res->removed || !rpc_server_running(res->server))
 			continue;
 		if (stat(res->sock_path, &st) || st.st_ino != res->sock_ino) {
 			rc_info("%s: %s is gone: serving on a new socket", res->resource_name,
 				res->sock_path);
-			server_stop(res);
+			res->registered = false;
+			rpc_server_stop(res->server, on_stopped, res);
 		}
 	}
 }
@@ -1142,8 +852,8 @@ static void registrations(void)
 	if (access(path, F_OK))
 		return;
 	for (res = resources; res; res = res->next)
-		if (!res->removed && res->want_register && res->server && !res->server_stopping &&
-		    !res->reg && now >= res->reg_retry_ns)
+		if (!res->removed && res->want_register && rpc_server_running(res->server) &&
+		    !res->registering && now >= res->reg_retry_ns)
 			reg_start(res);
 }
 
@@ -1273,8 +983,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
-	grpc_init();
-	cq = grpc_completion_queue_create_for_next(NULL);
+	loop = rpc_loop_new();
+	if (!loop) {
+		rc_err("out of memory");
+		return 1;
+	}
 	if (!opt.no_inotify) {
 		ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (ifd < 0 || inotify_add_watch(ifd, opt.dir, IN_CREATE | IN_MOVED_TO | IN_DELETE |
@@ -1285,18 +998,11 @@ int main(int argc, char **argv)
 	kubelet_check(false);
 
 	while (!stop) {
-		gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-						     gpr_time_from_millis(TICK_MS, GPR_TIMESPAN));
-		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
 		struct signalfd_siginfo si;
 		uint64_t now;
 		struct stat st;
 
-		if (ev.type == GRPC_OP_COMPLETE) {
-			struct tag *t = ev.tag;
-
-			t->fn(t, ev.success);
-		}
+		rpc_loop_next(loop, TICK_MS);
 		while (sfd >= 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				load_config(true);
@@ -1332,30 +1038,21 @@ int main(int argc, char **argv)
 
 	rc_info("exiting");
 	{
-		struct resource *res;
+		struct resource *res, *next;
 
-		for (res = resources; res; res = res->next) {
+		for (res = resources; res; res = next) {
+			next = res->next;
 			res->removed = true;
-			server_stop(res);
+			rpc_server_free(res->server);
+			res->server = NULL;
 			unlink(res->sock_path);
+			res_maybe_free(res);
 		}
 	}
-	/* let the shutdowns and cancelled calls complete */
-	while (resources) {
-		gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-						     gpr_time_from_millis(2000, GPR_TIMESPAN));
-		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
-
-		if (ev.type != GRPC_OP_COMPLETE)
-			break;
-		((struct tag *)ev.tag)->fn(ev.tag, ev.success);
+	/* let the Registers on their way and the cancelled calls complete */
+	while (resources && rpc_loop_next(loop, 2000)) {
 	}
-	grpc_completion_queue_shutdown(cq);
-	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-	       GRPC_QUEUE_SHUTDOWN) {
-	}
-	grpc_completion_queue_destroy(cq);
-	grpc_shutdown();
+	rpc_loop_free(loop, 2000);
 	if (conf_loaded)
 		rc_ini_free(&conf);
 	return 0;
