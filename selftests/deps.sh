@@ -6,7 +6,8 @@
 set -euo pipefail
 
 build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev
-	libcurl4-openssl-dev libexpat1-dev libjson-c-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler linux-headers-amd64"
+	libcurl4-openssl-dev libexpat1-dev libjson-c-dev libinih-dev libgrpc-dev libprotobuf-c-dev
+	protobuf-c-compiler linux-headers-amd64"
 # iproute2: the guest brings up lo with `ip` (NFS and S3 run over 127.0.0.1),
 # the demo shapes it with `tc`, the S3 scripts look for ports with `ss`;
 # procps: ps, pgrep, pkill.  Neither is in a minimal Debian image.

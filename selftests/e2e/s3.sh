@@ -36,13 +36,19 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
-# cfg_default [LINE...]: rcached.conf's [daemon] section, plus LINEs.  Short
+# cfg_default [LINE...]: rcached.conf's [daemon] section, plus LINEs, which
+# replace a default of the same key (a key twice is an error).  Short
 # backoffs keep retries quick.  The stall timeout stays the default (10 s),
 # so that a slow guest on a loaded host is not taken for a stalled server;
 # the tests of stalls set a shorter one.
 cfg_default() {
+	local d l
 	{
-		printf '[daemon]\nhttp_retries = 6\nhttp_backoff_ms = 20\nhttp_backoff_max_ms = 200\n'
+		echo '[daemon]'
+		for d in 'http_retries = 6' 'http_backoff_ms = 20' 'http_backoff_max_ms = 200'; do
+			for l in "$@"; do [ "${l%% *}" != "${d%% *}" ] || continue 2; done
+			echo "$d"
+		done
 		printf '%s\n' "$@"
 	} >/data/rcached.conf
 }

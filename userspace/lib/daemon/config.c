@@ -84,7 +84,7 @@ int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err
 				break;
 		if (k < sizeof(daemon_str_keys) / sizeof(daemon_str_keys[0])) {
 			if (strlen(e->value) >= daemon_str_keys[k].size) {
-				r = rc_errf(err, EINVAL, "%s:%d: %s: too long", path, e->line, e->key);
+				r = rc_errf(err, EINVAL, "%s: line %d: %s: too long", path, e->line, e->key);
 				break;
 			}
 			snprintf((char *)cfg + daemon_str_keys[k].offset, daemon_str_keys[k].size, "%s",
@@ -95,14 +95,14 @@ int rcd_config_file(struct rcd_config *cfg, const char *path, struct rc_err *err
 			if (!strcmp(e->key, daemon_keys[k].key))
 				break;
 		if (k == sizeof(daemon_keys) / sizeof(daemon_keys[0])) {
-			r = rc_errf(err, EINVAL, "%s:%d: unknown setting '%s' in [daemon]", path,
+			r = rc_errf(err, EINVAL, "%s: line %d: unknown setting '%s' in [daemon]", path,
 				    e->line, e->key);
 			break;
 		}
 		if ((daemon_keys[k].size ? rc_parse_size(e->value, &v) :
 		     rc_parse_u64(e->value, 0, UINT64_MAX, &v)) ||
 		    v < daemon_keys[k].min || v > daemon_keys[k].max) {
-			r = rc_errf(err, EINVAL, "%s:%d: %s = %s: expected %llu to %llu", path, e->line,
+			r = rc_errf(err, EINVAL, "%s: line %d: %s = %s: expected %llu to %llu", path, e->line,
 				    e->key, e->value, (unsigned long long)daemon_keys[k].min,
 				    (unsigned long long)daemon_keys[k].max);
 			break;

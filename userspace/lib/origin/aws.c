@@ -72,13 +72,13 @@ static int load_files(struct aws_sources *src, const char *profile, struct rc_er
 	p = nonempty(getenv("AWS_CONFIG_FILE"));
 	if (!p)
 		snprintf(path, sizeof(path), "%s/.aws/config", home_dir());
-	r = rc_ini_load(&src->config, p ? p : path, err);
+	r = rc_ini_load_aws(&src->config, p ? p : path, err);
 	if (r && r != -ENOENT)
 		return r;
 	p = nonempty(getenv("AWS_SHARED_CREDENTIALS_FILE"));
 	if (!p)
 		snprintf(path, sizeof(path), "%s/.aws/credentials", home_dir());
-	r = rc_ini_load(&src->creds, p ? p : path, err);
+	r = rc_ini_load_aws(&src->creds, p ? p : path, err);
 	if (r && r != -ENOENT)
 		return r;
 	if (!strcmp(profile, "default"))
@@ -88,17 +88,35 @@ static int load_files(struct aws_sources *src, const char *profile, struct rc_er
 	return 0;
 }
 
-static bool take_static(struct rc_aws *a, const char *ak, const char *sk, const char *tok,
-			const char *desc)
+/*
+ * Static credentials, when @ak and @sk are set: 1 when taken, 0 when not set,
+ * an error when one does not fit (a cut token would fail every request).
+ */
+static int take_static(struct rc_aws *a, const char *ak, const char *sk, const char *tok,
+		       const char *desc, struct rc_err *err)
 {
+	const struct {
+		const char *name, *v;
+		size_t size;
+	} parts[] = {
+		{ "aws_access_key_id", ak, sizeof(a->access_key) },
+		{ "aws_secret_access_key", sk, sizeof(a->secret_key) },
+		{ "aws_session_token", tok, sizeof(a->session_token) },
+	};
+	size_t i;
+
 	if (!nonempty(ak) || !nonempty(sk))
-		return false;
+		return 0;
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (parts[i].v && strlen(parts[i].v) >= parts[i].size)
+			return rc_errf(err, E2BIG, "S3 credentials from %s: %s is %zu bytes, at most %zu",
+				       desc, parts[i].name, strlen(parts[i].v), parts[i].size - 1);
 	copy(a->access_key, sizeof(a->access_key), ak);
 	copy(a->secret_key, sizeof(a->secret_key), sk);
 	copy(a->session_token, sizeof(a->session_token), tok);
 	a->source = RC_CREDS_STATIC;
 	copy(a->source_desc, sizeof(a->source_desc), desc);
-	return true;
+	return 1;
 }
 
 static bool take_web_identity(struct rc_aws *a, const char *token_file, const char *role,
@@ -193,19 +211,20 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 		copy(a->source_desc, sizeof(a->source_desc), "anonymous (unsigned requests)");
 		goto out;
 	}
-	if (take_static(a, getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"),
-			getenv("AWS_SESSION_TOKEN"), "environment") ||
-	    take_web_identity(a, getenv("AWS_WEB_IDENTITY_TOKEN_FILE"), getenv("AWS_ROLE_ARN"),
-			      getenv("AWS_ROLE_SESSION_NAME"), "environment"))
-		goto out;
-	if (conf &&
-	    (take_static(a, rc_ini_get(conf, "s3", "aws_access_key_id"),
-			 rc_ini_get(conf, "s3", "aws_secret_access_key"),
-			 rc_ini_get(conf, "s3", "aws_session_token"), "rcached.conf") ||
-	     take_web_identity(a, rc_ini_get(conf, "s3", "web_identity_token_file"),
-			       rc_ini_get(conf, "s3", "role_arn"),
-			       rc_ini_get(conf, "s3", "role_session_name"), "rcached.conf")))
-		goto out;
+	r = take_static(a, getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"),
+			getenv("AWS_SESSION_TOKEN"), "environment", err);
+	if (r || take_web_identity(a, getenv("AWS_WEB_IDENTITY_TOKEN_FILE"), getenv("AWS_ROLE_ARN"),
+				   getenv("AWS_ROLE_SESSION_NAME"), "environment"))
+		goto taken;
+	if (conf) {
+		r = take_static(a, rc_ini_get(conf, "s3", "aws_access_key_id"),
+				rc_ini_get(conf, "s3", "aws_secret_access_key"),
+				rc_ini_get(conf, "s3", "aws_session_token"), "rcached.conf", err);
+		if (r || take_web_identity(a, rc_ini_get(conf, "s3", "web_identity_token_file"),
+					   rc_ini_get(conf, "s3", "role_arn"),
+					   rc_ini_get(conf, "s3", "role_session_name"), "rcached.conf"))
+			goto taken;
+	}
 	snprintf(desc, sizeof(desc), "profile %s", a->profile);
 	if (take_web_identity(a, rc_ini_get(&src.config, src.config_section, "web_identity_token_file"),
 			      rc_ini_get(&src.config, src.config_section, "role_arn"),
@@ -213,18 +232,23 @@ int rc_aws_load(struct rc_aws *a, const struct rc_ini *conf, struct rc_err *err)
 			      desc))
 		goto out;
 	snprintf(desc, sizeof(desc), "profile %s (%s)", a->profile, src.creds.path);
-	if (take_static(a, rc_ini_get(&src.creds, a->profile, "aws_access_key_id"),
+	r = take_static(a, rc_ini_get(&src.creds, a->profile, "aws_access_key_id"),
 			rc_ini_get(&src.creds, a->profile, "aws_secret_access_key"),
-			rc_ini_get(&src.creds, a->profile, "aws_session_token"), desc))
-		goto out;
+			rc_ini_get(&src.creds, a->profile, "aws_session_token"), desc, err);
+	if (r)
+		goto taken;
 	snprintf(desc, sizeof(desc), "profile %s (%s)", a->profile, src.config.path);
-	if (take_static(a, rc_ini_get(&src.config, src.config_section, "aws_access_key_id"),
+	r = take_static(a, rc_ini_get(&src.config, src.config_section, "aws_access_key_id"),
 			rc_ini_get(&src.config, src.config_section, "aws_secret_access_key"),
-			rc_ini_get(&src.config, src.config_section, "aws_session_token"), desc))
-		goto out;
+			rc_ini_get(&src.config, src.config_section, "aws_session_token"), desc, err);
+	if (r)
+		goto taken;
 	r = rc_errf(err, ENOKEY,
 		    "no S3 credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, "
 		    "AWS_WEB_IDENTITY_TOKEN_FILE+AWS_ROLE_ARN, or anonymous = true in rcached.conf");
+	goto out;
+taken:
+	r = r < 0 ? r : 0;	/* take_static: 1 taken, or an error */
 out:
 	rc_ini_free(&src.config);
 	rc_ini_free(&src.creds);
@@ -501,7 +525,7 @@ int rc_aws_object_url(const struct rc_aws *a, const char *bucket, const char *ke
 int rc_aws_apply(const struct rc_aws *a, void *curl_handle, struct curl_slist **hdrs)
 {
 	CURL *h = curl_handle;
-	char sigv4[128], line[4200];
+	char sigv4[128], line[RC_AWS_SESSION_TOKEN_MAX + 32];
 	struct curl_slist *l;
 
 	if (a->source == RC_CREDS_ANONYMOUS || a->source == RC_CREDS_NONE)

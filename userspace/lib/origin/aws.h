@@ -25,6 +25,9 @@
 
 struct curl_slist;
 
+/* STS tokens have no documented size limit; longer ones are refused, never cut */
+#define RC_AWS_SESSION_TOKEN_MAX 16384
+
 enum rc_creds_source {
 	RC_CREDS_NONE,
 	RC_CREDS_STATIC,
@@ -47,7 +50,7 @@ struct rc_aws {
 	char source_desc[160];		/* where the credentials came from */
 	char access_key[128];
 	char secret_key[256];
-	char session_token[4096];
+	char session_token[RC_AWS_SESSION_TOKEN_MAX];
 	time_t expiration;		/* web identity; 0 = never */
 	time_t issued;			/* when STS gave them (their lifetime) */
 };
