@@ -228,7 +228,11 @@ int rc_dm_open(struct rc_dm *dm, struct rc_err *err)
 
 	memset(dm, 0, sizeof(*dm));
 	lib_lock();
-	/* opens the control node, making it first (dm-mod loads on its open) */
+	/*
+	 * Opens the control node, making it first (dm-mod loads on its open).
+	 * A failure here is remembered by libdevmapper for the life of the
+	 * process; rcached loads dm-rcache, and with it dm-mod, before.
+	 */
 	if (dm_driver_version(version, sizeof(version))) {
 		dm_udev_set_sync_support(udev_answers());
 		dm->udev_sync = dm_udev_get_sync_support();
