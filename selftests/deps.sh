@@ -5,13 +5,14 @@
 #   deps.sh [build|check|bench|demo]   (default: everything)
 set -euo pipefail
 
-build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev
+build_pkgs="gcc make pkg-config libc6-dev libnl-3-dev libnl-genl-3-dev liburing-dev libkmod-dev libdevmapper-dev
 	libcurl4-openssl-dev libexpat1-dev libjson-c-dev libinih-dev libgrpc-dev libprotobuf-c-dev
 	protobuf-c-compiler linux-headers-amd64"
 # iproute2: the guest brings up lo with `ip` (NFS and S3 run over 127.0.0.1),
 # the demo shapes it with `tc`, the S3 scripts look for ports with `ss`;
-# procps: ps, pgrep, pkill.  Neither is in a minimal Debian image.
-vm_pkgs="linux-image-amd64 qemu-system-x86 busybox-static cpio kmod dmsetup e2fsprogs
+# procps: ps, pgrep, pkill.  Neither is in a minimal Debian image.  udev: core.sh's
+# udev_sync test starts systemd-udevd in the guest.
+vm_pkgs="linux-image-amd64 qemu-system-x86 busybox-static cpio kmod dmsetup udev e2fsprogs
 	util-linux mount procps iproute2 python3"
 # NFS in the guest: the demo and the tests serve an export with the kernel's
 # nfsd (rpcbind, exportfs, rpc.nfsd, rpc.mountd; mount.nfs comes with them)

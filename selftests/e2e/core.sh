@@ -897,6 +897,80 @@ test_suspend_without_daemon() {
 	rcachectl remove sp
 }
 
+# no_cookies WHEN: no udev cookie (a SysV semaphore of libdevmapper's) is left
+no_cookies() {
+	assert_eq "$(dmsetup udevcookies | tail -n +2)" "" "udev cookies $1"
+}
+
+# The guest has no udev by default (libdevmapper makes the nodes, which every
+# other test exercises).  Here systemd-udevd runs: rcachectl waits for udev's
+# rules through a cookie, /dev/mapper/NAME is udev's symlink, no cookie is
+# left; then udevd stops with its control socket left behind, and rcachectl
+# neither hangs on it nor leaves the device without a node.
+test_udev_sync() {
+	local t0 cookie mon i
+	# later tests run without udev, as the guest does by default
+	trap 'udevadm control --exit >/dev/null 2>&1 || true; rm -rf /run/udev' EXIT
+	/lib/systemd/systemd-udevd --daemon 2>/dev/null
+	udevadm trigger --action=add
+	timeout 120 udevadm settle || die "udevadm settle timed out"
+	udevadm control --ping || die "udevd does not answer"
+	# blkid (udev's disk rules) reads the new device: the daemon serves it
+	start_daemon
+	# the kernel's uevents, to see the resume's cookie
+	udevadm monitor --kernel --property --subsystem-match=block >/data/us.mon &
+	mon=$!
+	for i in $(seq 1 50); do
+		grep -q "kernel uevent" /data/us.mon && break
+		sleep 0.1
+	done
+	rcachectl create us --origin file://$ORIGIN --cache $C0 >/data/us.out 2>/data/us.err
+	assert_eq "$(cat /data/us.out)" "/dev/mapper/us" "create's output"
+	[ ! -s /data/us.err ] || die "create printed: $(cat /data/us.err)"
+	# udev's symlink to its dm-N node, there when create returns
+	[ -L /dev/mapper/us ] || die "/dev/mapper/us is not udev's symlink: $(ls -l /dev/mapper/us)"
+	assert_eq "$(readlink /dev/mapper/us)" "../$(basename "$(readlink /sys/dev/block/$(dev_numbers /dev/mapper/us))")" \
+		"/dev/mapper/us points at"
+	# the resume's uevent carried a cookie with a semaphore (its low 16 bits)
+	kill $mon
+	cookie=$(sed -n 's/^DM_COOKIE=//p' /data/us.mon | tail -n 1)
+	[ -n "$cookie" ] && [ $((cookie & 0xffff)) -ne 0 ] || die "the resume had no udev cookie: '$cookie'"
+	udevadm info --query=property --name=/dev/mapper/us | grep -qx "DM_NAME=us" ||
+		die "udev's database does not know the device"
+	no_cookies "after create"
+	assert_eq "$(sha_dev /dev/mapper/us $ORIGIN_SIZE)" "$ORIGIN_SHA" "data through udev's node"
+	# a table the kernel refuses (the cache is us's): the half-made device goes
+	if rcachectl create us3 --origin file://$ORIGIN --cache $C0 2>/data/us.err; then
+		die "create on a cache device in use accepted"
+	fi
+	assert_eq "$(wc -l </data/us.err)" 1 "lines of the refusal"
+	grep -q "in use" /data/us.err || die "refusal: $(cat /data/us.err)"
+	dmsetup info us3 >/dev/null 2>&1 && die "device us3 left behind"
+	[ -e /dev/mapper/us3 ] || [ -L /dev/mapper/us3 ] && die "/dev/mapper/us3 left behind"
+	no_cookies "after a refused create"
+	rcachectl remove us 2>/data/us.err
+	[ ! -s /data/us.err ] || die "remove printed: $(cat /data/us.err)"
+	[ -e /dev/mapper/us ] || [ -L /dev/mapper/us ] && die "/dev/mapper/us left behind after remove"
+	no_cookies "after remove"
+
+	# udevd gone, /run/udev/control still there: no waiting for it
+	udevadm control --exit
+	[ -S /run/udev/control ] || die "udevd removed its control socket (the case is not tested)"
+	t0=$(date +%s)
+	timeout 60 rcachectl create us2 --origin file://$ORIGIN --cache $C1 >/dev/null 2>/data/us.err ||
+		die "create with a stopped udevd: $(cat /data/us.err)"
+	[ ! -s /data/us.err ] || die "create printed: $(cat /data/us.err)"
+	[ -b /dev/mapper/us2 ] && [ ! -L /dev/mapper/us2 ] || die "no node of libdevmapper's: $(ls -l /dev/mapper/us2)"
+	assert_eq "$(dev_numbers /dev/mapper/us2)" "$(dmsetup info -c --noheadings -o major,minor --separator : us2)" \
+		"/dev/mapper/us2 device numbers"
+	assert_eq "$(sha_dev /dev/mapper/us2 $ORIGIN_SIZE)" "$ORIGIN_SHA" "data through libdevmapper's node"
+	timeout 60 rcachectl remove us2
+	[ -e /dev/mapper/us2 ] && die "/dev/mapper/us2 left behind"
+	[ $(($(date +%s) - t0)) -lt 30 ] || die "create and remove took $(($(date +%s) - t0)) s with udevd stopped"
+	no_cookies "with udevd stopped"
+	stop_daemon
+}
+
 # Kernel nfsd in the guest exports a tmpfs directory over 127.0.0.1.
 nfs_up() {
 	modprobe nfsd
@@ -1188,6 +1262,7 @@ TESTS=(
 	nfs_origin test_nfs_origin
 	fill_timeout_nfs test_fill_timeout_nfs
 	remove_and_rmmod test_remove_and_rmmod
+	udev_sync test_udev_sync
 )
 t_run_all "$@"
 cleanup_devices

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Device-mapper control through its ioctl interface (what dmsetup uses). */
+/*
+ * Device-mapper control through libdevmapper (what dmsetup uses), with udev
+ * synchronisation when udev runs and libdevmapper's own nodes when it does not.
+ */
 #ifndef RCACHE_DM_H
 #define RCACHE_DM_H
 
@@ -9,8 +12,9 @@
 
 #include "common/error.h"
 
+/* A session with device-mapper (libdevmapper's state is per process). */
 struct rc_dm {
-	int fd;			/* /dev/mapper/control */
+	bool udev_sync;		/* udevd answers: wait for its rules' nodes */
 };
 
 /* A one-target table, as dmsetup prints it. */
@@ -56,8 +60,9 @@ int rc_dm_list(struct rc_dm *dm,
 int rc_dm_message(struct rc_dm *dm, const char *name, const char *msg,
 		  char **reply, struct rc_err *err);
 
-/* /dev/mapper/NAME for @dev: waits briefly for udev, else makes the node. */
+/* /dev/mapper/NAME for @dev, made by libdevmapper when udev has not ("dmsetup mknodes"). */
 int rc_dm_ensure_node(const char *name, dev_t dev, struct rc_err *err);
+/* Removes a /dev/mapper/NAME whose device is gone. */
 void rc_dm_remove_node(const char *name);
 
 #endif
