@@ -18,7 +18,7 @@
 #include "daemon/metricsd.h"
 #include "daemon/node.h"
 #include "daemon/rcd.h"
-#include "k8s/topology.h"
+#include "kernel/topology.h"
 #include "common/util.h"
 
 struct decl_job {
