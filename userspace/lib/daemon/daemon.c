@@ -348,7 +348,7 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 
 /* Ends the group's origin read: each fill goes on to its cache write, or
  * fails (@what NULL: the backend logged the error already). */
-static void group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
+static void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
 {
 	/*
 	 * A coalesced read that failed for an I/O reason (retries exhausted, a
@@ -388,7 +388,7 @@ static void group_read_done(struct rco_read *r, int error, const char *what)
 {
 	struct rcd_group *g = (struct rcd_group *)((char *)r - offsetof(struct rcd_group, read));
 
-	group_done(r->cookie, g, error, what);
+	rcd_group_done(r->cookie, g, error, what);
 }
 
 /* Waiting fills are served demand first, then prefetches, each in order. */
@@ -549,7 +549,7 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 	if (!g->share || !g->share->p) {
 		free(g->share);
 		g->share = NULL;
-		group_done(d, g, -ENOMEM, "buffer allocation");
+		rcd_group_done(d, g, -ENOMEM, "buffer allocation");
 		return NULL;
 	}
 	g->read.buf = g->share->p;
