@@ -17,7 +17,7 @@
 #include "common/json.h"
 #include "daemon/metrics.h"
 #include "kernel/status.h"
-#include "k8s/topology.h"
+#include "kernel/topology.h"
 #include "unit.h"
 
 static char root[256];

@@ -16,9 +16,31 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/config.h"
+#include "daemon/metricsd.h"
 #include "common/ini.h"
 #include "common/util.h"
+
+void rcd_config_defaults(struct rcd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "/run/rcached");
+	cfg->max_fills = 128;
+	cfg->max_buffer_bytes = 512ULL << 20;
+	cfg->stop_grace_ms = 10000;
+	cfg->coalesce_bytes = 8ULL << 20;
+	cfg->coalesce_min_bytes = RCD_MIN_COALESCE;
+	cfg->http_parallel = 16;
+	cfg->http_retries = 8;
+	cfg->http_backoff_ms = 100;
+	cfg->http_backoff_max_ms = 5000;
+	cfg->http_stall_s = 10;
+	cfg->http_connect_timeout_ms = 5000;
+	cfg->report_interval_s = 2;
+	cfg->warm_percent = 99;
+	cfg->metrics_max_conns = RC_METRICS_MAX_CONNS;
+	cfg->metrics_idle_timeout_s = RC_METRICS_IDLE_TIMEOUT_S;
+}
 
 struct uint_key {
 	const char *key;

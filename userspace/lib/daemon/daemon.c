@@ -17,12 +17,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "kernel/devnode.h"
 #include "common/log.h"
-#include "daemon/metricsd.h"
-#include "daemon/node.h"
-#include "daemon/rcd.h"
 #include "common/util.h"
+#include "daemon/daemon.h"
+#include "daemon/rcd.h"
+#include "kernel/devnode.h"
 
 #define RCD_RING_ENTRIES	256
 #define RCD_RCVBUF		(16 << 20)
@@ -40,61 +39,10 @@
 #define SOL_NETLINK 270
 #endif
 
-void rcd_config_defaults(struct rcd_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "/run/rcached");
-	cfg->max_fills = 128;
-	cfg->max_buffer_bytes = 512ULL << 20;
-	cfg->stop_grace_ms = 10000;
-	cfg->coalesce_bytes = 8ULL << 20;
-	cfg->coalesce_min_bytes = RCD_MIN_COALESCE;
-	cfg->http_parallel = 16;
-	cfg->http_retries = 8;
-	cfg->http_backoff_ms = 100;
-	cfg->http_backoff_max_ms = 5000;
-	cfg->http_stall_s = 10;
-	cfg->http_connect_timeout_ms = 5000;
-	cfg->report_interval_s = 2;
-	cfg->warm_percent = 99;
-	cfg->metrics_max_conns = RC_METRICS_MAX_CONNS;
-	cfg->metrics_idle_timeout_s = RC_METRICS_IDLE_TIMEOUT_S;
-}
-
 /* ------------------------------------------------------------------ */
 /* Event loop services                                                 */
 
-int rcd_watch(struct rcd *d, struct rcd_watch *w, uint32_t events, bool modify)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(d->epfd, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, w->fd, &ev);
-}
-
-void rcd_unwatch(struct rcd *d, struct rcd_watch *w)
-{
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
-void rcd_unwatch_free(struct rcd *d, struct rcd_watch *w)
-{
-	rcd_unwatch(d, w);
-	w->fn = NULL;
-	w->next_dead = d->dead_watches;
-	d->dead_watches = w;
-}
-
-static void free_dead_watches(struct rcd *d)
-{
-	while (d->dead_watches) {
-		struct rcd_watch *w = d->dead_watches;
-
-		d->dead_watches = w->next_dead;
-		free(w);
-	}
-}
-
-struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
+static struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 
@@ -110,7 +58,7 @@ struct io_uring_sqe *rcd_get_sqe(struct rcd *d)
 	return sqe;
 }
 
-struct rc_aws *rcd_aws_settings(struct rcd *d, struct rc_err *err)
+static struct rc_aws *rcd_aws_settings(struct rcd *d, struct rc_err *err)
 {
 	if (!d->aws_loaded) {
 		if (rc_aws_load(&d->aws, &d->conf, err))
@@ -122,7 +70,7 @@ struct rc_aws *rcd_aws_settings(struct rcd *d, struct rc_err *err)
 	return &d->aws;
 }
 
-struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
+static struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
 {
 	if (!rcd_aws_settings(d, err))
 		return NULL;
@@ -136,16 +84,23 @@ struct rc_aws *rcd_aws(struct rcd *d, struct rc_err *err)
 	return &d->aws;
 }
 
-void rcd_aws_expired(struct rcd *d)
+/* Expired credentials: new ones are asked for when they come from STS. */
+static bool rcd_aws_expired(struct rcd *d)
 {
+	if (d->aws.source != RC_CREDS_WEB_IDENTITY)
+		return false;
 	if (d->refresher)
 		rc_cred_refresher_kick(d->refresher);
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
 /* Devices                                                             */
 
-static void device_close(struct rcd *d, struct rcd_device *dev)
+/* the origin backends, by rc_url_is_http() */
+static const struct rco_ops *const rcd_backends[RCD_NBACKENDS] = { &rco_file_ops, &rco_http_ops };
+
+static void device_close(struct rcd_device *dev)
 {
 	while (dev->pending) {	/* exiting: the kernel re-sends them */
 		struct rcd_fill *f = dev->pending;
@@ -153,8 +108,8 @@ static void device_close(struct rcd *d, struct rcd_device *dev)
 		dev->pending = f->next;
 		free(f);
 	}
-	if (dev->ops)
-		dev->ops->close(d, dev);
+	if (dev->origin)
+		dev->ops->close(dev->origin);
 	if (dev->cache_fd >= 0)
 		close(dev->cache_fd);
 	free(dev);
@@ -174,29 +129,19 @@ static void device_unlink(struct rcd *d, struct rcd_device *dev)
 
 static void device_put(struct rcd *d, struct rcd_device *dev)
 {
-	if (--dev->refs == 0 && (dev->removed || dev->broken)) {
+	if (--dev->refs == 0 && (dev->od.removed || dev->broken)) {
 		device_unlink(d, dev);
-		device_close(d, dev);
+		device_close(dev);
 	}
 }
 
-void rcd_device_hold(struct rcd_device *dev)
-{
-	dev->refs++;
-}
-
-void rcd_device_release(struct rcd *d, struct rcd_device *dev)
-{
-	device_put(d, dev);
-}
-
-void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason)
+static void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason)
 {
 	struct rc_err err;
 
-	if (dev->stale)
+	if (dev->od.stale)
 		return;
-	dev->stale = true;
+	dev->od.stale = true;
 	rc_err("%s: %s; misses fail until the device is re-created", dev->info.name, reason);
 	if (rc_genl_set_state(&d->ctl, dev->info.dev_id, RCACHE_STATE_STALE, reason, &err))
 		rc_err("%s: %s", dev->info.name, err.msg);
@@ -205,10 +150,12 @@ void rcd_fence(struct rcd *d, struct rcd_device *dev, const char *reason)
 static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_err *err)
 {
 	struct rcd_device *dev;
+	unsigned int backend;
 	char size[32];
+	int r;
 
 	for (dev = d->devices; dev; dev = dev->next)
-		if (dev->info.dev_id == dev_id && !dev->removed && !dev->broken)
+		if (dev->info.dev_id == dev_id && !dev->od.removed && !dev->broken)
 			return dev;
 
 	dev = calloc(1, sizeof(*dev));
@@ -216,6 +163,7 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 		rc_errf(err, ENOMEM, "out of memory");
 		return NULL;
 	}
+	dev->d = d;
 	dev->cache_fd = -1;
 	if (rc_genl_get_device(&d->ctl, dev_id, &dev->info, err) ||
 	    rc_url_parse(dev->info.origin, &dev->url, err))
@@ -228,12 +176,25 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 		rc_err_prefix(err, "%s: cache device", dev->info.name);
 		goto bad;
 	}
-	dev->ops = rc_url_is_http(&dev->url) ? &rcd_origin_http : &rcd_origin_file;
-	if (dev->ops->open(d, dev, err)) {
-		dev->ops = NULL;
+	dev->od = (struct rco_device){
+		.name = dev->info.name,
+		.origin = dev->info.origin,
+		.url = &dev->url,
+		.identity = dev->info.identity,
+		.size = dev->info.origin_size,
+		.stale = dev->info.state == RCACHE_STATE_STALE,
+	};
+	backend = rc_url_is_http(&dev->url) ? 1 : 0;
+	dev->ops = rcd_backends[backend];
+	/* the backend's state, made for the first device of its kind */
+	if (!d->backends[backend] && !(d->backends[backend] = dev->ops->create(&d->env, err)))
+		goto bad;
+	r = dev->ops->open(d->backends[backend], &dev->od, &dev->origin, err);
+	if (r < 0) {
+		dev->origin = NULL;
 		goto bad;
 	}
-	dev->stale = dev->info.state == RCACHE_STATE_STALE;
+	dev->opening = r == RCO_OPENING;
 	dev->next = d->devices;
 	d->devices = dev;
 	if (!dev->opening)
@@ -241,7 +202,7 @@ static struct rcd_device *device_get(struct rcd *d, uint64_t dev_id, struct rc_e
 			rc_fmt_bytes(dev->info.block_size, size, sizeof(size)), dev->ops->name);
 	return dev;
 bad:
-	device_close(d, dev);
+	device_close(dev);
 	return NULL;
 }
 
@@ -312,11 +273,11 @@ static void fill_finish_from(struct rcd *d, struct rcd_fill *f, int error, const
 	 * daemon.  One of a removed device is answered: the kernel keeps its
 	 * slot out of use until it knows we will not write it.
 	 */
-	answer = error != -ECANCELED || (dev && dev->removed);
+	answer = error != -ECANCELED || (dev && dev->od.removed);
 	rc_debug("request %u (block %" PRIu64 "%s): done (%d) after %.1f ms", f->fx.req_id,
 		 f->fx.block, f->fx.flags & RCACHE_FETCH_F_PREFETCH ? ", prefetch" : "", error,
 		 (rc_now_ns() - f->start_ns) / 1e6);
-	rcd_node_fill_done(d, dev ? dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
+	rcd_node_fill_done(d->node, dev ? dev->info.name : NULL, rc_now_ns() - f->start_ns, error);
 	fill_drop_buffer(d, f);
 	d->buffer_bytes -= f->buf_len;
 	f->dev = NULL;
@@ -358,7 +319,7 @@ static void fill_refuse(struct rcd *d, struct rcd_fill *f, int error, const char
 	fill_finish(d, f, error, what);
 }
 
-static void write_complete(struct rcd *d, struct rcd_iou *op, int res);
+static void write_complete(struct rc_iou *op, int res);
 
 static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 {
@@ -369,7 +330,7 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 	 * once we are draining, no new write starts: the fill goes back to
 	 * the kernel with our socket.
 	 */
-	if (f->dev->removed || d->draining) {
+	if (f->dev->od.removed || d->env.draining) {
 		fill_finish(d, f, -ECANCELED, NULL);
 		return;
 	}
@@ -385,7 +346,9 @@ static void fill_submit_write(struct rcd *d, struct rcd_fill *f)
 	io_uring_sqe_set_data(sqe, &f->iou);
 }
 
-void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
+/* Ends the group's origin read: each fill goes on to its cache write, or
+ * fails (@what NULL: the backend logged the error already). */
+static void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *what)
 {
 	/*
 	 * A coalesced read that failed for an I/O reason (retries exhausted, a
@@ -397,11 +360,11 @@ void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *w
 
 	if (split)
 		rc_info("origin %s: retrying %u blocks of bytes %" PRIu64 "-%" PRIu64 " one by one",
-			g->dev->info.origin, g->nfills, g->off, g->off + g->len - 1);
+			g->dev->info.origin, g->nfills, g->read.off, g->read.off + g->read.len - 1);
 	for (i = 0; i < g->nfills; i++) {
 		struct rcd_fill *f = g->fills[i];
 
-		if (split && !f->dev->removed) {
+		if (split && !f->dev->od.removed) {
 			fill_drop_buffer(d, f);
 			f->alone = true;
 			pending_add(f->dev, f);
@@ -418,6 +381,14 @@ void rcd_group_done(struct rcd *d, struct rcd_group *g, int error, const char *w
 	}
 	free(g->fills);
 	free(g);
+}
+
+/* The backend's rco_read.done() */
+static void group_read_done(struct rco_read *r, int error, const char *what)
+{
+	struct rcd_group *g = (struct rcd_group *)((char *)r - offsetof(struct rcd_group, read));
+
+	rcd_group_done(r->cookie, g, error, what);
 }
 
 /* Waiting fills are served demand first, then prefetches, each in order. */
@@ -542,7 +513,7 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 			uint64_t a = f->fx.origin_offset, b = a + f->fx.length;
 
 			if (!f->alone && (a == hi || b == lo) && b - a + hi - lo <= limit &&
-			    (a == hi ? !(hi % RCD_ALIGN) : !(f->fx.length % RCD_ALIGN))) {
+			    (a == hi ? !(hi % RCO_ALIGN) : !(f->fx.length % RCO_ALIGN))) {
 				if (g->nfills == cap) {
 					struct rcd_fill **bigger =
 						realloc(g->fills, 2 * cap * sizeof(*bigger));
@@ -566,18 +537,22 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 		}
 	} while (grew);
 	g->dev = dev;
-	g->off = lo;
-	g->len = hi - lo;
+	g->read.off = lo;
+	g->read.len = hi - lo;
+	g->read.done = group_read_done;
+	g->read.cookie = d;
 	g->share = calloc(1, sizeof(*g->share));
 	if (g->share)
-		g->share->p = rc_bufpool_get(&d->bufs, (g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN,
-					     RCD_ALIGN, &g->share->cap);
+		g->share->p = rc_bufpool_get(&d->bufs,
+					     (g->read.len + RCO_ALIGN - 1) / RCO_ALIGN * RCO_ALIGN,
+					     RCO_ALIGN, &g->share->cap);
 	if (!g->share || !g->share->p) {
 		free(g->share);
 		g->share = NULL;
 		rcd_group_done(d, g, -ENOMEM, "buffer allocation");
 		return NULL;
 	}
+	g->read.buf = g->share->p;
 	g->share->refs = g->nfills;
 	for (i = 0; i < g->nfills; i++) {
 		g->fills[i]->share = g->share;
@@ -586,10 +561,11 @@ static struct rcd_group *group_take(struct rcd *d, struct rcd_device *dev, unsig
 	return g;
 }
 
-void rcd_kick(struct rcd *d)
+/* Issues what the waiting fills of every device allow. */
+static void rcd_kick(struct rcd *d)
 {
 	struct rcd_device *dev;
-	bool progress = !d->draining;
+	bool progress = !d->env.draining;
 
 	/* round-robin over devices so that a busy one does not starve another */
 	while (progress) {
@@ -599,20 +575,21 @@ void rcd_kick(struct rcd *d)
 			unsigned int spread;
 
 			if (!dev->pending || dev->opening || dev->broken ||
-			    !(spread = dev->ops->spread(d, dev)))
+			    !(spread = dev->ops->spread(dev->origin)))
 				continue;
 			g = group_take(d, dev, spread);
 			if (g)
-				dev->ops->start(d, g);
+				dev->ops->start(dev->origin, &g->read);
 			progress = true;
 		}
 	}
 }
 
 /* An io_uring completion of a cache write. */
-static void write_complete(struct rcd *d, struct rcd_iou *op, int res)
+static void write_complete(struct rc_iou *op, int res)
 {
 	struct rcd_fill *f = (struct rcd_fill *)op;
+	struct rcd *d = f->dev->d;
 
 	d->writes_inflight--;
 	if (res == -EAGAIN || res == -EINTR) {
@@ -656,17 +633,17 @@ static void on_fetch(struct rcd *d, const struct rc_nl_fetch *fx)
 		return;
 	}
 	f->dev->refs++;
-	r = f->dev->stale ? -ESTALE : f->dev->ops->check(d, f->dev);
+	r = f->dev->od.stale ? -ESTALE : f->dev->ops->check(f->dev->origin);
 	if (r) {
 		fill_refuse(d, f, r, "version check");
 		return;
 	}
-	if (fx->cache_offset % RCD_ALIGN || fx->length == 0 ||
+	if (fx->cache_offset % RCO_ALIGN || fx->length == 0 ||
 	    fx->length > RCACHE_MAX_BLOCK_SECTORS * 512U) {
 		fill_refuse(d, f, -EINVAL, "request check");
 		return;
 	}
-	f->buf_len = ((size_t)fx->length + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN;
+	f->buf_len = ((size_t)fx->length + RCO_ALIGN - 1) / RCO_ALIGN * RCO_ALIGN;
 	/* a prefetch waits behind the fills waiting already; a demand fill does not */
 	if ((d->wait_head && (fx->flags & RCACHE_FETCH_F_PREFETCH)) ||
 	    d->nr_fills >= d->cfg.max_fills ||
@@ -722,16 +699,16 @@ static void device_end_fills(struct rcd *d, struct rcd_device *dev, int error)
  */
 static void device_removed(struct rcd *d, struct rcd_device *dev)
 {
-	dev->removed = true;
+	dev->od.removed = true;
 	device_end_fills(d, dev, -ECANCELED);
 }
 
-void rcd_device_opened(struct rcd *d, struct rcd_device *dev, int error, const char *what)
+static void rcd_device_opened(struct rcd *d, struct rcd_device *dev, int error, const char *what)
 {
 	char size[32];
 
 	dev->opening = false;
-	if (dev->removed)
+	if (dev->od.removed)
 		return;
 	if (!error) {
 		rc_info("%s: serving origin %s (%s blocks, %s)", dev->info.name, dev->info.origin,
@@ -750,11 +727,11 @@ static void on_event(struct rcd *d, const struct rc_nl_device *ev)
 {
 	struct rcd_device *dev;
 
-	rcd_node_changed(d);
+	rcd_node_changed(d->node);
 	if (ev->event != RCACHE_EVENT_DEVICE_REMOVED)
 		return;
 	for (dev = d->devices; dev; dev = dev->next) {
-		if (dev->info.dev_id == ev->dev_id && !dev->removed) {
+		if (dev->info.dev_id == ev->dev_id && !dev->od.removed) {
 			device_removed(d, dev);
 			break;
 		}
@@ -788,11 +765,11 @@ static int nl_on_error(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 	return NL_SKIP;
 }
 
-static void on_netlink(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_netlink(struct rc_watch *w, uint32_t events)
 {
+	struct rcd *d = w->arg;
 	int i, r = 0;
 
-	(void)w;
 	(void)events;
 	for (i = 0; i < 64; i++) {
 		r = nl_recvmsgs_report(d->fill.sk, d->cb);
@@ -801,7 +778,6 @@ static void on_netlink(struct rcd *d, struct rcd_watch *w, uint32_t events)
 	}
 	if (r < 0 && r != -NLE_AGAIN && r != -NLE_DUMP_INTR)
 		rc_warn("netlink receive: %s", nl_geterror(r));
-	rcd_kick(d);
 }
 
 static int setup_netlink(struct rcd *d)
@@ -847,26 +823,26 @@ static void reap_completions(struct rcd *d)
 	struct io_uring_cqe *cqe;
 
 	while (io_uring_peek_cqe(&d->ring, &cqe) == 0) {
-		struct rcd_iou *op = io_uring_cqe_get_data(cqe);
+		struct rc_iou *op = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&d->ring, cqe);
 		if (!op)
 			continue;
 		d->ring_inflight--;
-		op->done(d, op, res);
+		op->done(op, res);
 	}
 }
 
-static void on_ring(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_ring(struct rc_watch *w, uint32_t events)
 {
+	struct rcd *d = w->arg;
 	uint64_t v;
 
 	(void)events;
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		rc_warn("eventfd: %s", strerror(errno));
 	reap_completions(d);
-	rcd_kick(d);
 }
 
 /*
@@ -885,7 +861,7 @@ static void drain_ring(struct rcd *d)
 	struct io_uring_cqe *cqe;
 	bool cancelled = false;
 
-	d->draining = true;
+	d->env.draining = true;
 	if (!d->ring_ok)
 		return;
 	while (d->ring_inflight) {
@@ -936,14 +912,15 @@ static void flush_replies(struct rcd *d)
 	rc_replyq_abandon(&d->replies, -ECONNABORTED);
 }
 
-static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_signal(struct rc_watch *w, uint32_t events)
 {
+	struct rcd *d = w->arg;
 	struct signalfd_siginfo si;
 
 	(void)events;
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			rcd_node_reload(d);
+			rcd_node_reload(d->node);
 			continue;
 		}
 		if (!d->stopping)
@@ -956,22 +933,26 @@ static void on_signal(struct rcd *d, struct rcd_watch *w, uint32_t events)
 
 static void cleanup(struct rcd *d)
 {
-	bool threads_left = rcd_node_stop(d);
+	bool threads_left = rcd_node_stop(d->node);
+	unsigned int i;
 
+	d->node = NULL;
 	d->stopping = true;
-	d->draining = true;	/* from here on, no new cache write or origin read */
-	if (d->http)
-		rcd_http_exit(d);
+	d->env.draining = true;	/* from here on, no new cache write or origin read */
+	/* GETs in flight end now; reads on the ring end in drain_ring() */
+	for (i = 0; i < RCD_NBACKENDS; i++)
+		if (d->backends[i])
+			rcd_backends[i]->destroy(d->backends[i]);
 	/* before the fill socket closes, and while the devices are still there */
 	drain_ring(d);
 	if (d->fill.sk)
 		flush_replies(d);
-	free_dead_watches(d);
+	rc_loop_free_dead(&d->loop);
 	while (d->devices) {
 		struct rcd_device *dev = d->devices;
 
 		d->devices = dev->next;
-		device_close(d, dev);
+		device_close(dev);
 	}
 	while (d->wait_head) {
 		struct rcd_fill *f = d->wait_head;
@@ -986,8 +967,7 @@ static void cleanup(struct rcd *d)
 	rc_genl_close(&d->ctl);
 	if (d->ring_ok)
 		io_uring_queue_exit(&d->ring);
-	if (d->epfd >= 0)
-		close(d->epfd);
+	rc_loop_close(&d->loop);
 	if (d->sig_w.fd >= 0)
 		close(d->sig_w.fd);
 	if (d->ring_w.fd >= 0)
@@ -1005,6 +985,97 @@ static void cleanup(struct rcd *d)
 		curl_global_cleanup();
 }
 
+/* ------------------------------------------------------------------ */
+/* What the origin backends see of the loop (origin/backend.h)         */
+
+static struct rcd_device *device_of(struct rco_device *od)
+{
+	return (struct rcd_device *)((char *)od - offsetof(struct rcd_device, od));
+}
+
+static struct io_uring_sqe *env_get_sqe(void *cookie)
+{
+	return rcd_get_sqe(cookie);
+}
+
+static int env_watch(void *cookie, struct rc_watch *w, uint32_t events, bool modify)
+{
+	return rc_loop_watch(&((struct rcd *)cookie)->loop, w, events, modify);
+}
+
+static void env_unwatch(void *cookie, struct rc_watch *w)
+{
+	rc_loop_unwatch(&((struct rcd *)cookie)->loop, w);
+}
+
+static void env_unwatch_free(void *cookie, struct rc_watch *w)
+{
+	rc_loop_unwatch_free(&((struct rcd *)cookie)->loop, w);
+}
+
+static struct rc_aws *env_aws_settings(void *cookie, struct rc_err *err)
+{
+	return rcd_aws_settings(cookie, err);
+}
+
+static struct rc_aws *env_aws_credentials(void *cookie, struct rc_err *err)
+{
+	return rcd_aws(cookie, err);
+}
+
+static bool env_aws_expired(void *cookie)
+{
+	return rcd_aws_expired(cookie);
+}
+
+static void env_fence(void *cookie, struct rco_device *od, const char *reason)
+{
+	rcd_fence(cookie, device_of(od), reason);
+}
+
+static void env_opened(void *cookie, struct rco_device *od, int error, const char *what)
+{
+	rcd_device_opened(cookie, device_of(od), error, what);
+}
+
+static void env_hold(void *cookie, struct rco_device *od)
+{
+	(void)cookie;
+	device_of(od)->refs++;
+}
+
+static void env_release(void *cookie, struct rco_device *od)
+{
+	device_put(cookie, device_of(od));
+}
+
+static void env_init(struct rcd *d)
+{
+	d->env = (struct rco_env){
+		.cookie = d,
+		.get_sqe = env_get_sqe,
+		.watch = env_watch,
+		.unwatch = env_unwatch,
+		.unwatch_free = env_unwatch_free,
+		.aws_settings = env_aws_settings,
+		.aws_credentials = env_aws_credentials,
+		.aws_expired = env_aws_expired,
+		.fence = env_fence,
+		.opened = env_opened,
+		.hold = env_hold,
+		.release = env_release,
+		.conf = &d->conf,
+		.http = {
+			.parallel = d->cfg.http_parallel,
+			.retries = d->cfg.http_retries,
+			.backoff_ms = d->cfg.http_backoff_ms,
+			.backoff_max_ms = d->cfg.http_backoff_max_ms,
+			.stall_s = d->cfg.http_stall_s,
+			.connect_timeout_ms = d->cfg.http_connect_timeout_ms,
+		},
+	};
+}
+
 int rcd_run(const struct rcd_config *cfg)
 {
 	struct rcd *d = calloc(1, sizeof(*d));
@@ -1016,7 +1087,8 @@ int rcd_run(const struct rcd_config *cfg)
 		return 1;
 	d->cfg = *cfg;
 	rc_replyq_init(&d->replies, reply_send, reply_done, d);
-	d->epfd = d->sig_w.fd = d->ring_w.fd = -1;
+	d->loop.epfd = d->sig_w.fd = d->ring_w.fd = -1;
+	env_init(d);
 	rc_bufpool_init(&d->bufs, cfg->max_buffer_bytes < RCD_IDLE_BUFFERS ?
 			cfg->max_buffer_bytes : RCD_IDLE_BUFFERS);
 	if (cfg->config_file) {
@@ -1041,8 +1113,8 @@ int rcd_run(const struct rcd_config *cfg)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d->sig_w = (struct rcd_watch){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
-				       on_signal, NULL };
+	d->sig_w = (struct rc_watch){ signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
+				      on_signal, d };
 
 	r = io_uring_queue_init(RCD_RING_ENTRIES, &d->ring, 0);
 	if (r) {
@@ -1057,26 +1129,25 @@ int rcd_run(const struct rcd_config *cfg)
 		if (r)
 			rc_warn("io_uring: cannot raise the io-wq worker limit: %s", strerror(-r));
 	}
-	d->ring_w = (struct rcd_watch){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), on_ring, NULL };
+	d->ring_w = (struct rc_watch){ eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), on_ring, d };
 	if (d->ring_w.fd < 0 || io_uring_register_eventfd(&d->ring, d->ring_w.fd)) {
 		rc_err("io_uring eventfd: %s", strerror(errno));
 		goto out;
 	}
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->epfd < 0 || rcd_watch(d, &d->sig_w, EPOLLIN, false) ||
-	    rcd_watch(d, &d->ring_w, EPOLLIN, false)) {
+	if (rc_loop_open(&d->loop) || rc_loop_watch(&d->loop, &d->sig_w, EPOLLIN, false) ||
+	    rc_loop_watch(&d->loop, &d->ring_w, EPOLLIN, false)) {
 		rc_err("epoll: %s", strerror(errno));
 		goto out;
 	}
 	if (setup_netlink(d))
 		goto out;
-	d->nl_w = (struct rcd_watch){ rc_genl_fd(&d->fill), on_netlink, NULL };
-	if (rcd_watch(d, &d->nl_w, EPOLLIN, false)) {
+	d->nl_w = (struct rc_watch){ rc_genl_fd(&d->fill), on_netlink, d };
+	if (rc_loop_watch(&d->loop, &d->nl_w, EPOLLIN, false)) {
 		rc_err("epoll: %s", strerror(errno));
 		goto out;
 	}
 	rc_info("registered with dm-rcache; serving fetches (pid %d)", (int)getpid());
-	if (rcd_node_start(d))
+	if (rcd_node_start(&d->node, &d->cfg, &d->loop))
 		goto out;
 	rcd_kick(d);
 
@@ -1101,19 +1172,22 @@ int rcd_run(const struct rcd_config *cfg)
 		r = rc_replyq_timeout_ms(&d->replies, rc_now_ns());
 		if (r >= 0 && (timeout < 0 || r < timeout))
 			timeout = r;
-		n = epoll_wait(d->epfd, ev, 16, timeout);
+		n = epoll_wait(d->loop.epfd, ev, 16, timeout);
 		if (n < 0 && errno != EINTR) {
 			rc_err("epoll_wait: %s", strerror(errno));
 			goto out;
 		}
 		for (i = 0; i < n; i++) {
-			struct rcd_watch *w = ev[i].data.ptr;
+			struct rc_watch *w = ev[i].data.ptr;
 
 			/* a watch unwatched by an earlier event of this round */
-			if (w->fn)
-				w->fn(d, w, ev[i].events);
+			if (!w->fn)
+				continue;
+			w->fn(w, ev[i].events);
+			/* completions and replies free room: start what waits */
+			rcd_kick(d);
 		}
-		free_dead_watches(d);
+		rc_loop_free_dead(&d->loop);
 	}
 	status = 0;
 out:

@@ -12,15 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/declare.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/loop.h"
+#include "common/util.h"
+#include "daemon/config.h"
+#include "daemon/declare.h"
 #include "daemon/metrics.h"
 #include "daemon/metricsd.h"
 #include "daemon/node.h"
-#include "daemon/rcd.h"
-#include "k8s/topology.h"
-#include "common/json.h"
-#include "common/util.h"
+#include "kernel/topology.h"
 
 struct decl_job {
 	struct rc_decls decls;
@@ -32,7 +33,9 @@ struct decl_job {
 };
 
 struct rcd_node {
-	struct rcd_watch timer_w, decl_w;
+	const struct rcd_config *cfg;
+	struct rc_loop *loop;
+	struct rc_watch timer_w, decl_w;
 	struct rc_metrics_server *http;	/* its own thread */
 	/* metrics and results: the loop changes them, the listener reads them */
 	pthread_mutex_t lock;
@@ -100,11 +103,11 @@ static void write_file(struct rcd_node *n, int which, const char *what, const ch
 	}
 }
 
-static void write_metrics(FILE *f, struct rcd *d, const struct rc_snapshot *s, bool alive)
+static void write_metrics(FILE *f, struct rcd_node *n, const struct rc_snapshot *s, bool alive)
 {
 	fprintf(f, "# HELP rcache_daemon_up 1 while rcached runs.\n# TYPE rcache_daemon_up gauge\n"
 		   "rcache_daemon_up %d\n", alive ? 1 : 0);
-	rc_metrics_write(f, s, &d->node->metrics, &d->node->results);
+	rc_metrics_write(f, s, &n->metrics, &n->results);
 }
 
 /* devices.json: each device's status, as the node declared it, and the declared devices. */
@@ -156,9 +159,8 @@ static struct json_object *report_json(struct rcd_node *n, const struct rc_snaps
 }
 
 /* devices.json, the metrics textfile and the NFD features file. */
-static void node_report(struct rcd *d, bool alive)
+static void node_report(struct rcd_node *n, bool alive)
 {
-	struct rcd_node *n = d->node;
 	struct rc_snapshot s;
 	struct rc_err err;
 	char *buf = NULL;
@@ -173,7 +175,7 @@ static void node_report(struct rcd *d, bool alive)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		goto out;
-	report = report_json(n, &s, alive, d->cfg.report_interval_s);
+	report = report_json(n, &s, alive, n->cfg->report_interval_s);
 	rc_json_print(f, report);
 	fputc('\n', f);
 	json_object_put(report);
@@ -181,28 +183,28 @@ static void node_report(struct rcd *d, bool alive)
 	write_file(n, 0, "report", n->report_path, buf, len);
 	free(buf);
 
-	if (d->cfg.metrics_textfile[0]) {
+	if (n->cfg->metrics_textfile[0]) {
 		buf = NULL;
 		f = open_memstream(&buf, &len);
 		if (f) {
 			pthread_mutex_lock(&n->lock);
-			write_metrics(f, d, &s, alive);
+			write_metrics(f, n, &s, alive);
 			pthread_mutex_unlock(&n->lock);
 			fclose(f);
-			write_file(n, 1, "metrics textfile", d->cfg.metrics_textfile, buf, len);
+			write_file(n, 1, "metrics textfile", n->cfg->metrics_textfile, buf, len);
 			free(buf);
 		}
 	}
-	if (d->cfg.nfd_features_file[0]) {
+	if (n->cfg->nfd_features_file[0]) {
 		if (!alive) {
-			unlink(d->cfg.nfd_features_file);
+			unlink(n->cfg->nfd_features_file);
 		} else {
 			buf = NULL;
 			f = open_memstream(&buf, &len);
 			if (f) {
-				rc_nfd_write(f, &s, d->cfg.warm_percent, &n->decls);
+				rc_nfd_write(f, &s, n->cfg->warm_percent, &n->decls);
 				fclose(f);
-				write_file(n, 2, "NFD features file", d->cfg.nfd_features_file, buf,
+				write_file(n, 2, "NFD features file", n->cfg->nfd_features_file, buf,
 					   len);
 				free(buf);
 			}
@@ -212,38 +214,38 @@ out:
 	rc_snapshot_free(&s);
 }
 
-static void arm_timer(struct rcd *d, uint64_t first_ms)
+static void arm_timer(struct rcd_node *n, uint64_t first_ms)
 {
 	struct itimerspec its = {
-		.it_interval = { d->cfg.report_interval_s, 0 },
+		.it_interval = { n->cfg->report_interval_s, 0 },
 		.it_value = { first_ms / 1000, (first_ms % 1000) * 1000000 },
 	};
 
-	timerfd_settime(d->node->timer_w.fd, 0, &its, NULL);
+	timerfd_settime(n->timer_w.fd, 0, &its, NULL);
 }
 
-static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_timer(struct rc_watch *w, uint32_t events)
 {
 	uint64_t v;
 
 	(void)events;
 	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	node_report(d, true);
+	node_report(w->arg, true);
 }
 
-void rcd_node_changed(struct rcd *d)
+void rcd_node_changed(struct rcd_node *n)
 {
-	if (d->node && d->node->timer_w.fd >= 0)
-		arm_timer(d, 50);
+	if (n && n->timer_w.fd >= 0)
+		arm_timer(n, 50);
 }
 
-void rcd_node_fill_done(struct rcd *d, const char *name, uint64_t ns, int error)
+void rcd_node_fill_done(struct rcd_node *n, const char *name, uint64_t ns, int error)
 {
-	if (d->node && error != -ECANCELED) {
-		pthread_mutex_lock(&d->node->lock);
-		rc_metrics_observe(&d->node->metrics, name, ns, error);
-		pthread_mutex_unlock(&d->node->lock);
+	if (n && error != -ECANCELED) {
+		pthread_mutex_lock(&n->lock);
+		rc_metrics_observe(&n->metrics, name, ns, error);
+		pthread_mutex_unlock(&n->lock);
 	}
 }
 
@@ -262,9 +264,8 @@ static void *decl_worker(void *arg)
 	return NULL;
 }
 
-static void decl_start(struct rcd *d)
+static void decl_start(struct rcd_node *n)
 {
-	struct rcd_node *n = d->node;
 	struct decl_job *job;
 	struct rc_err err;
 	int r;
@@ -277,7 +278,7 @@ static void decl_start(struct rcd *d)
 	if (!job)
 		return;
 	job->efd = n->decl_w.fd;
-	r = d->cfg.config_file ? rc_ini_load(&job->conf, d->cfg.config_file, &err) : -ENOENT;
+	r = n->cfg->config_file ? rc_ini_load(&job->conf, n->cfg->config_file, &err) : -ENOENT;
 	if (r == -ENOENT) {
 		memset(&job->conf, 0, sizeof(job->conf));
 	} else if (r) {
@@ -309,9 +310,9 @@ static void decl_start(struct rcd *d)
 	}
 }
 
-static void on_decl_done(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_decl_done(struct rc_watch *w, uint32_t events)
 {
-	struct rcd_node *n = d->node;
+	struct rcd_node *n = w->arg;
 	struct decl_job *job = n->job;
 	int i, counts[RC_DECL_KEPT + 1] = { 0 };
 	uint64_t v;
@@ -341,20 +342,20 @@ static void on_decl_done(struct rcd *d, struct rcd_watch *w, uint32_t events)
 	rc_decls_free(&job->decls);
 	rc_ini_free(&job->conf);
 	free(job);
-	node_report(d, true);
+	node_report(n, true);
 	if (n->rescan && !n->stopping) {
 		n->rescan = false;
-		decl_start(d);
+		decl_start(n);
 	}
 }
 
-void rcd_node_reload(struct rcd *d)
+void rcd_node_reload(struct rcd_node *n)
 {
-	if (!d->node)
+	if (!n)
 		return;
 	rc_info("SIGHUP: applying the [device] sections of %s",
-		d->cfg.config_file ? d->cfg.config_file : "(no config file)");
-	decl_start(d);
+		n->cfg->config_file ? n->cfg->config_file : "(no config file)");
+	decl_start(n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -363,76 +364,78 @@ void rcd_node_reload(struct rcd *d)
 /* The metrics listener's thread: the kernel's counters, then ours, under the lock. */
 static void render_metrics(FILE *f, void *arg)
 {
-	struct rcd *d = arg;
+	struct rcd_node *n = arg;
 	struct rc_snapshot s;
 	struct rc_err err;
 
 	if (rc_snapshot_take(&s, &err))
 		memset(&s, 0, sizeof(s));
-	pthread_mutex_lock(&d->node->lock);
-	write_metrics(f, d, &s, true);
-	pthread_mutex_unlock(&d->node->lock);
+	pthread_mutex_lock(&n->lock);
+	write_metrics(f, n, &s, true);
+	pthread_mutex_unlock(&n->lock);
 	rc_snapshot_free(&s);
 }
 
-static int http_listen(struct rcd *d)
+static int http_listen(struct rcd_node *n)
 {
 	struct rc_metrics_server_cfg cfg = {
-		.listen = d->cfg.metrics_listen,
-		.max_conns = d->cfg.metrics_max_conns,
-		.idle_timeout_ms = d->cfg.metrics_idle_timeout_s * 1000,
+		.listen = n->cfg->metrics_listen,
+		.max_conns = n->cfg->metrics_max_conns,
+		.idle_timeout_ms = n->cfg->metrics_idle_timeout_s * 1000,
 		.render = render_metrics,
-		.arg = d,
+		.arg = n,
 	};
 	struct rc_err err;
 
-	if (rc_metrics_server_start(&d->node->http, &cfg, &err)) {
+	if (rc_metrics_server_start(&n->http, &cfg, &err)) {
 		rc_err("%s", err.msg);
 		return -1;
 	}
 	rc_info("serving metrics at http://%s/metrics (at most %u connections, %u s each)",
-		rc_metrics_server_addr(d->node->http), cfg.max_conns,
-		d->cfg.metrics_idle_timeout_s);
+		rc_metrics_server_addr(n->http), cfg.max_conns,
+		n->cfg->metrics_idle_timeout_s);
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 
-int rcd_node_start(struct rcd *d)
+int rcd_node_start(struct rcd_node **out, const struct rcd_config *cfg, struct rc_loop *loop)
 {
 	struct rcd_node *n = calloc(1, sizeof(*n));
 
+	*out = n;
 	if (!n)
 		return -1;
-	d->node = n;
+	n->cfg = cfg;
+	n->loop = loop;
 	pthread_mutex_init(&n->lock, NULL);
 	n->timer_w.fd = n->decl_w.fd = -1;
-	if (d->cfg.sysfs_root[0])
-		rc_topo_set_root(d->cfg.sysfs_root);
-	if (d->cfg.report_file[0])
-		snprintf(n->report_path, sizeof(n->report_path), "%s", d->cfg.report_file);
+	if (n->cfg->sysfs_root[0])
+		rc_topo_set_root(n->cfg->sysfs_root);
+	if (n->cfg->report_file[0])
+		snprintf(n->report_path, sizeof(n->report_path), "%s", n->cfg->report_file);
 	else
 		snprintf(n->report_path, sizeof(n->report_path), "%s/devices.json",
-			 d->cfg.runtime_dir);
-	n->timer_w = (struct rcd_watch){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
-					 on_timer, NULL };
-	n->decl_w = (struct rcd_watch){ eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), on_decl_done, NULL };
-	if (n->timer_w.fd < 0 || n->decl_w.fd < 0 || rcd_watch(d, &n->timer_w, EPOLLIN, false) ||
-	    rcd_watch(d, &n->decl_w, EPOLLIN, false)) {
+			 n->cfg->runtime_dir);
+	n->timer_w = (struct rc_watch){ timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+					on_timer, n };
+	n->decl_w = (struct rc_watch){ eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), on_decl_done, n };
+	if (n->timer_w.fd < 0 || n->decl_w.fd < 0 ||
+	    rc_loop_watch(loop, &n->timer_w, EPOLLIN, false) ||
+	    rc_loop_watch(loop, &n->decl_w, EPOLLIN, false)) {
 		rc_err("node reporting: %s", strerror(errno));
 		return -1;
 	}
-	if (d->cfg.metrics_listen[0] && http_listen(d))
+	if (cfg->metrics_listen[0] && http_listen(n))
 		return -1;
-	node_report(d, true);
-	arm_timer(d, d->cfg.report_interval_s * 1000ULL);
-	decl_start(d);
+	node_report(n, true);
+	arm_timer(n, cfg->report_interval_s * 1000ULL);
+	decl_start(n);
 	return 0;
 }
 
-bool rcd_node_stop(struct rcd *d)
+bool rcd_node_stop(struct rcd_node *n)
 {
-	struct rcd_node *n = d->node;
 	bool worker_left = false;
 
 	if (!n)
@@ -446,7 +449,7 @@ bool rcd_node_stop(struct rcd *d)
 		worker_left = true;
 	}
 	if (n->report_path[0])
-		node_report(d, false);
+		node_report(n, false);
 	if (n->timer_w.fd >= 0)
 		close(n->timer_w.fd);
 	/* decl_w stays open: a detached worker may still write to it */
@@ -455,6 +458,5 @@ bool rcd_node_stop(struct rcd *d)
 	rc_metrics_free(&n->metrics);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
-	d->node = NULL;
 	return worker_left;
 }

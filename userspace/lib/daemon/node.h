@@ -14,20 +14,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct rcd;
+#include "common/loop.h"
+#include "daemon/config.h"
 
-/* After registration.  Fails only on a bad setting (a metrics address). */
-int rcd_node_start(struct rcd *d);
-/* SIGHUP: re-read the [device] sections and apply them. */
-void rcd_node_reload(struct rcd *d);
-/* A netlink event (device added, removed, state changed): report soon. */
-void rcd_node_changed(struct rcd *d);
-/* A fill of device @name (NULL: unknown) ended after @ns. */
-void rcd_node_fill_done(struct rcd *d, const char *name, uint64_t ns, int error);
+struct rcd_node;
+
 /*
- * Exiting: a last report that says the daemon is gone.  True when a
- * declared-device worker still runs (left to end with the process).
+ * After registration; @cfg and @loop outlive the node.  *@out is set even
+ * when it fails (only on a bad setting: a metrics address), for
+ * rcd_node_stop().
  */
-bool rcd_node_stop(struct rcd *d);
+int rcd_node_start(struct rcd_node **out, const struct rcd_config *cfg, struct rc_loop *loop);
+/* SIGHUP: re-read the [device] sections and apply them. */
+void rcd_node_reload(struct rcd_node *n);
+/* A netlink event (device added, removed, state changed): report soon. */
+void rcd_node_changed(struct rcd_node *n);
+/* A fill of device @name (NULL: unknown) ended after @ns. */
+void rcd_node_fill_done(struct rcd_node *n, const char *name, uint64_t ns, int error);
+/*
+ * Exiting: a last report that says the daemon is gone, then frees @n (NULL
+ * is fine).  True when a declared-device worker still runs (left to end
+ * with the process).
+ */
+bool rcd_node_stop(struct rcd_node *n);
 
 #endif

@@ -11,7 +11,7 @@
 #include "kernel/dm.h"
 #include "common/error.h"
 #include "kernel/table.h"
-#include "k8s/topology.h"
+#include "kernel/topology.h"
 
 struct json_object;
 

@@ -13,17 +13,23 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "origin/origin.h"
-#include "daemon/rcd.h"
 #include "common/util.h"
+#include "origin/backend.h"
+#include "origin/origin.h"
 
 #define IDENTITY_CHECK_NS 1000000000ULL
 /*
  * Origin reads in flight per device: enough to keep a disk or NFS server
  * busy (a read is up to coalesce_bytes), few enough that reads stuck on a
- * hung mount leave io-wq workers (RCD_IOWQ_BOUNDED) for the other devices.
+ * hung mount leave io-wq workers (the fill loop bounds them) for the other
+ * devices.
  */
 #define FILE_MAX_READS 16
+
+/* The backend's state: the loop it runs in. */
+struct file_backend {
+	const struct rco_env *env;
+};
 
 enum file_step {
 	FILE_OPEN_BUFFERED,	/* openat(path, O_RDONLY) */
@@ -33,25 +39,32 @@ enum file_step {
 };
 
 struct file_origin {
-	struct rcd_device *dev;
+	const struct rco_env *env;
+	struct rco_device *dev;
 	int fd;			/* O_DIRECT when the filesystem allows */
 	int buffered_fd;	/* for unaligned continuations */
 	bool direct;
 	uint64_t checked_ns;
 	unsigned int reads;	/* origin reads in flight */
 	/* the open's steps, then the version checks: one at a time */
-	struct rcd_iou op;
+	struct rc_iou op;
 	enum file_step step;
 	bool op_busy;
 	struct statx stx;
 };
 
-static void file_op_done(struct rcd *d, struct rcd_iou *op, int res);
+static struct file_origin *file_origin(struct rco_handle *h)
+{
+	return (struct file_origin *)h;
+}
+
+static void file_op_done(struct rc_iou *op, int res);
 
 /* Queues the next step of the open or check; the device is held meanwhile. */
-static int file_op_submit(struct rcd *d, struct file_origin *o, enum file_step step)
+static int file_op_submit(struct file_origin *o, enum file_step step)
 {
-	struct io_uring_sqe *sqe = rcd_get_sqe(d);
+	const struct rco_env *env = o->env;
+	struct io_uring_sqe *sqe = env->get_sqe(env->cookie);
 
 	if (!sqe)
 		return -EBUSY;
@@ -59,10 +72,10 @@ static int file_op_submit(struct rcd *d, struct file_origin *o, enum file_step s
 	o->op.done = file_op_done;
 	switch (step) {
 	case FILE_OPEN_BUFFERED:
-		io_uring_prep_openat(sqe, AT_FDCWD, o->dev->url.path, O_RDONLY | O_CLOEXEC, 0);
+		io_uring_prep_openat(sqe, AT_FDCWD, o->dev->url->path, O_RDONLY | O_CLOEXEC, 0);
 		break;
 	case FILE_OPEN_DIRECT:
-		io_uring_prep_openat(sqe, AT_FDCWD, o->dev->url.path,
+		io_uring_prep_openat(sqe, AT_FDCWD, o->dev->url->path,
 				     O_RDONLY | O_DIRECT | O_CLOEXEC, 0);
 		break;
 	case FILE_STAT_OPEN:
@@ -73,33 +86,34 @@ static int file_op_submit(struct rcd *d, struct file_origin *o, enum file_step s
 	}
 	io_uring_sqe_set_data(sqe, &o->op);
 	if (!o->op_busy)
-		rcd_device_hold(o->dev);
+		env->hold(env->cookie, o->dev);
 	o->op_busy = true;
 	return 0;
 }
 
 /* Fences the device when the file is no longer the recorded version. */
-static void file_compare(struct rcd *d, struct file_origin *o)
+static void file_compare(struct file_origin *o)
 {
-	struct rcd_device *dev = o->dev;
+	struct rco_device *dev = o->dev;
 	char now[RCACHE_MAX_IDENTITY_LEN + 1];
 	char reason[RCACHE_MAX_ORIGIN_LEN + 2 * RCACHE_MAX_IDENTITY_LEN + 64];
 	uint64_t size;
 
 	o->checked_ns = rc_now_ns();
-	if (!dev->info.identity[0] || dev->removed ||
+	if (!dev->identity[0] || dev->removed ||
 	    rc_statx_identity(&o->stx, o->buffered_fd, &size, now, sizeof(now)) ||
-	    !strcmp(now, dev->info.identity))
+	    !strcmp(now, dev->identity))
 		return;
 	snprintf(reason, sizeof(reason), "origin %s changed: recorded %s, now %s",
-		 dev->info.origin, dev->info.identity, now);
-	rcd_fence(d, dev, reason);
+		 dev->origin, dev->identity, now);
+	o->env->fence(o->env->cookie, dev, reason);
 }
 
-static void file_op_done(struct rcd *d, struct rcd_iou *op, int res)
+static void file_op_done(struct rc_iou *op, int res)
 {
 	struct file_origin *o = (struct file_origin *)((char *)op - offsetof(struct file_origin, op));
-	struct rcd_device *dev = o->dev;
+	const struct rco_env *env = o->env;
+	struct rco_device *dev = o->dev;
 	enum file_step next = o->step;
 	const char *what = NULL;
 	int error = 0;
@@ -136,48 +150,66 @@ static void file_op_done(struct rcd *d, struct rcd_iou *op, int res)
 			what = "not a regular file or block device";
 			break;
 		}
-		file_compare(d, o);
+		file_compare(o);
 		break;
 	}
 	}
-	if (!error && next != o->step && !d->draining && !dev->removed) {
-		error = file_op_submit(d, o, next);
+	if (!error && next != o->step && !env->draining && !dev->removed) {
+		error = file_op_submit(o, next);
 		if (!error)
 			return;
 		what = "queueing the open";
 	}
 	o->op_busy = false;
+	/* the device (and @o with it) may go in release() */
 	if (o->step != FILE_STAT_CHECK)
-		rcd_device_opened(d, dev, d->draining ? -ECANCELED : error, what);
-	rcd_device_release(d, dev);
+		env->opened(env->cookie, dev, env->draining ? -ECANCELED : error, what);
+	env->release(env->cookie, dev);
 }
 
-static int file_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
+static struct rco_backend *file_create(const struct rco_env *env, struct rc_err *err)
+{
+	struct file_backend *b = calloc(1, sizeof(*b));
+
+	if (!b) {
+		rc_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	b->env = env;
+	return (struct rco_backend *)b;
+}
+
+/* what is on the io_uring ends there; the handles keep their env */
+static void file_destroy(struct rco_backend *b)
+{
+	free(b);
+}
+
+static int file_open(struct rco_backend *b, struct rco_device *dev, struct rco_handle **h,
+		     struct rc_err *err)
 {
 	struct file_origin *o = calloc(1, sizeof(*o));
 	int r;
 
 	if (!o)
 		return rc_errf(err, ENOMEM, "out of memory");
+	o->env = ((struct file_backend *)b)->env;
 	o->dev = dev;
 	o->fd = o->buffered_fd = -1;
-	dev->origin = o;
-	r = file_op_submit(d, o, FILE_OPEN_BUFFERED);
+	r = file_op_submit(o, FILE_OPEN_BUFFERED);
 	if (r) {
-		dev->origin = NULL;
 		free(o);
-		return rc_errf(err, -r, "origin %s: queueing the open: %s", dev->info.origin,
+		return rc_errf(err, -r, "origin %s: queueing the open: %s", dev->origin,
 			       strerror(-r));
 	}
-	dev->opening = true;
-	return 0;
+	*h = (struct rco_handle *)o;
+	return RCO_OPENING;
 }
 
-static void file_close(struct rcd *d, struct rcd_device *dev)
+static void file_close(struct rco_handle *h)
 {
-	struct file_origin *o = dev->origin;
+	struct file_origin *o = file_origin(h);
 
-	(void)d;
 	if (!o)
 		return;
 	if (o->fd >= 0 && o->fd != o->buffered_fd)
@@ -185,7 +217,6 @@ static void file_close(struct rcd *d, struct rcd_device *dev)
 	if (o->buffered_fd >= 0)
 		close(o->buffered_fd);
 	free(o);
-	dev->origin = NULL;
 }
 
 /*
@@ -193,112 +224,113 @@ static void file_close(struct rcd *d, struct rcd_device *dev)
  * a statx (through io_uring) checks that the file is still the recorded
  * version; a change fences the device when it answers.
  */
-static int file_check(struct rcd *d, struct rcd_device *dev)
+static int file_check(struct rco_handle *h)
 {
-	struct file_origin *o = dev->origin;
+	struct file_origin *o = file_origin(h);
 
-	if (dev->stale)
+	if (o->dev->stale)
 		return -ESTALE;
-	if (dev->opening || o->op_busy || !dev->info.identity[0] ||
-	    rc_now_ns() - o->checked_ns < IDENTITY_CHECK_NS)
+	/* (an open still under way is busy too) */
+	if (o->op_busy || !o->dev->identity[0] || rc_now_ns() - o->checked_ns < IDENTITY_CHECK_NS)
 		return 0;
-	if (file_op_submit(d, o, FILE_STAT_CHECK))
+	if (file_op_submit(o, FILE_STAT_CHECK))
 		o->checked_ns = rc_now_ns();	/* the ring is full: next time */
 	return 0;
 }
 
-static void file_group_complete(struct rcd *d, struct rcd_iou *op, int res);
+static void file_read_complete(struct rc_iou *op, int res);
 
-/* The group's read is over: one fewer in flight, then its fills go on. */
-static void file_group_end(struct rcd *d, struct rcd_group *g, int error, const char *what)
+/* The read is over: one fewer in flight, then its fills go on. */
+static void file_read_end(struct rco_read *r, int error, const char *what)
 {
-	struct file_origin *o = g->dev->origin;
+	struct file_origin *o = r->priv;
 
 	o->reads--;
-	rcd_group_done(d, g, error, what);
+	r->done(r, error, what);
 }
 
-/* Reads (the rest of) a group's range: O_DIRECT while aligned. */
-static void file_group_read(struct rcd *d, struct rcd_group *g)
+/* Reads (the rest of) a read's range: O_DIRECT while aligned. */
+static void file_read_next(struct rco_read *r)
 {
-	struct file_origin *o = g->dev->origin;
+	struct file_origin *o = r->priv;
+	const struct rco_env *env = o->env;
 	struct io_uring_sqe *sqe;
-	bool direct = o->direct && !(g->done % RCD_ALIGN);
-	size_t want = (direct ? (g->len + RCD_ALIGN - 1) / RCD_ALIGN * RCD_ALIGN : g->len) - g->done;
+	bool direct = o->direct && !(r->got % RCO_ALIGN);
+	size_t want = (direct ? (r->len + RCO_ALIGN - 1) / RCO_ALIGN * RCO_ALIGN : r->len) - r->got;
 
-	if (d->draining) {
-		file_group_end(d, g, -ECANCELED, NULL);
+	if (env->draining) {
+		file_read_end(r, -ECANCELED, NULL);
 		return;
 	}
 	/* fenced since these fills came: not a byte of another version */
-	if (g->dev->stale) {
-		file_group_end(d, g, -ESTALE, NULL);
+	if (o->dev->stale) {
+		file_read_end(r, -ESTALE, NULL);
 		return;
 	}
-	sqe = rcd_get_sqe(d);
+	sqe = env->get_sqe(env->cookie);
 	if (!sqe) {
-		file_group_end(d, g, -EBUSY, "queueing the read");
+		file_read_end(r, -EBUSY, "queueing the read");
 		return;
 	}
-	g->iou.done = file_group_complete;
-	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, g->share->p + g->done, want,
-			   g->off + g->done);
+	r->iou.done = file_read_complete;
+	io_uring_prep_read(sqe, direct ? o->fd : o->buffered_fd, r->buf + r->got, want,
+			   r->off + r->got);
 	/*
 	 * A buffered read of cached data (tmpfs, a warm NFS page cache) is a
 	 * copy that would run inline in the event loop's io_uring_enter(), one
-	 * group after the other: an io-wq worker does it instead, so that
-	 * groups are copied on several CPUs at once.
+	 * read after the other: an io-wq worker does it instead, so that
+	 * reads are copied on several CPUs at once.
 	 */
 	if (!direct)
 		sqe->flags |= IOSQE_ASYNC;
-	io_uring_sqe_set_data(sqe, &g->iou);
+	io_uring_sqe_set_data(sqe, &r->iou);
 }
 
-static void file_group_complete(struct rcd *d, struct rcd_iou *op, int res)
+static void file_read_complete(struct rc_iou *op, int res)
 {
-	struct rcd_group *g = (struct rcd_group *)op;
+	struct rco_read *r = (struct rco_read *)((char *)op - offsetof(struct rco_read, iou));
 
 	if (res == -EAGAIN || res == -EINTR) {
-		file_group_read(d, g);
+		file_read_next(r);
 		return;
 	}
 	if (res < 0) {
-		file_group_end(d, g, res, "read");
+		file_read_end(r, res, "read");
 		return;
 	}
 	if (res == 0) {
 		/* fill_finish logs it, one line per block that cannot be read */
-		file_group_end(d, g, -EIO, "read (the file ends early: truncated under the device?)");
+		file_read_end(r, -EIO, "read (the file ends early: truncated under the device?)");
 		return;
 	}
-	g->done += res;
-	if (g->done < g->len) {
-		file_group_read(d, g);
+	r->got += res;
+	if (r->got < r->len) {
+		file_read_next(r);
 		return;
 	}
-	file_group_end(d, g, 0, NULL);
+	file_read_end(r, 0, NULL);
 }
 
-static void file_start(struct rcd *d, struct rcd_group *g)
+static void file_start(struct rco_handle *h, struct rco_read *r)
 {
-	struct file_origin *o = g->dev->origin;
+	struct file_origin *o = file_origin(h);
 
 	o->reads++;
-	g->done = 0;
-	file_group_read(d, g);
+	r->priv = o;
+	r->got = 0;
+	file_read_next(r);
 }
 
 /* a file read has no first-byte wait to hide: coalesce fully, a few at once */
-static unsigned int file_spread(struct rcd *d, struct rcd_device *dev)
+static unsigned int file_spread(struct rco_handle *h)
 {
-	struct file_origin *o = dev->origin;
-
-	(void)d;
-	return o->reads < FILE_MAX_READS ? 1 : 0;
+	return file_origin(h)->reads < FILE_MAX_READS ? 1 : 0;
 }
 
-const struct rcd_origin_ops rcd_origin_file = {
+const struct rco_ops rco_file_ops = {
 	.name = "file",
+	.create = file_create,
+	.destroy = file_destroy,
 	.open = file_open,
 	.close = file_close,
 	.check = file_check,

@@ -23,12 +23,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "origin/http.h"
 #include "common/log.h"
-#include "daemon/rcd.h"
 #include "common/util.h"
+#include "origin/backend.h"
+#include "origin/http.h"
+#include "linux/dm-rcache.h"
+
+struct http_state;
 
 struct http_dev {
+	struct http_state *s;
+	struct rco_device *dev;
 	char url[RC_URL_MAX];
 	bool sign;			/* s3:// */
 	char etag[160];			/* recorded version; "" when unknown */
@@ -40,9 +45,10 @@ struct http_dev {
 /* One range GET for a group of adjacent fills, retried as needed. */
 struct http_get {
 	struct http_get *next;		/* retry list or active list */
-	struct rcd_group *grp;
-	struct rcd_device *dev;
-	struct rcd_shared_buf *share;
+	struct rco_read *rd;
+	struct http_state *s;
+	struct http_dev *hd;
+	struct rco_device *dev;
 	uint64_t off;
 	size_t len;
 	size_t got;
@@ -57,8 +63,9 @@ struct http_get {
 };
 
 struct http_state {
+	const struct rco_env *env;
 	CURLM *multi;
-	struct rcd_watch timer_w;
+	struct rc_watch timer_w;
 	uint64_t curl_due_ns;		/* 0: no curl timeout armed */
 	struct http_get *retries;	/* sorted by due_ns */
 	struct http_get *active;
@@ -67,17 +74,11 @@ struct http_state {
 	uint64_t retried, failed;
 };
 
-static struct http_state *state(struct rcd *d)
-{
-	return d->http;
-}
-
 /* ------------------------------------------------------------------ */
 /* Timers                                                              */
 
-static void rearm(struct rcd *d)
+static void rearm(struct http_state *s)
 {
-	struct http_state *s = state(d);
 	struct itimerspec its = { 0 };
 	uint64_t due = s->curl_due_ns;
 
@@ -94,23 +95,25 @@ static void rearm(struct rcd *d)
 
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
-	struct rcd *d = arg;
+	struct http_state *s = arg;
 
 	(void)multi;
-	state(d)->curl_due_ns = timeout_ms < 0 ? 0 : rc_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
-	if (state(d)->curl_due_ns == 0 && timeout_ms >= 0)
-		state(d)->curl_due_ns = 1;
-	rearm(d);
+	s->curl_due_ns = timeout_ms < 0 ? 0 : rc_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	if (s->curl_due_ns == 0 && timeout_ms >= 0)
+		s->curl_due_ns = 1;
+	rearm(s);
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Sockets                                                             */
 
-static void process_done(struct rcd *d);
+static void process_done(struct http_state *s);
 
-static void on_curl_socket(struct rcd *d, struct rcd_watch *w, uint32_t events)
+/* (the fill loop starts what waits after each event: no kick here) */
+static void on_curl_socket(struct rc_watch *w, uint32_t events)
 {
+	struct http_state *s = w->arg;
 	int flags = 0, running;
 
 	if (events & EPOLLIN)
@@ -119,22 +122,22 @@ static void on_curl_socket(struct rcd *d, struct rcd_watch *w, uint32_t events)
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(state(d)->multi, w->fd, flags, &running);
-	process_done(d);
-	rcd_kick(d);
+	curl_multi_socket_action(s->multi, w->fd, flags, &running);
+	process_done(s);
 }
 
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
 {
-	struct rcd *d = arg;
-	struct rcd_watch *w = sockp;
+	struct http_state *s = arg;
+	const struct rco_env *env = s->env;
+	struct rc_watch *w = sockp;
 	uint32_t events = 0;
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (w) {
-			rcd_unwatch_free(d, w);
-			curl_multi_assign(state(d)->multi, fd, NULL);
+			env->unwatch_free(env->cookie, w);
+			curl_multi_assign(s->multi, fd, NULL);
 		}
 		return 0;
 	}
@@ -148,10 +151,11 @@ static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, voi
 			return -1;
 		w->fd = fd;
 		w->fn = on_curl_socket;
-		curl_multi_assign(state(d)->multi, fd, w);
-		return rcd_watch(d, w, events, false) ? -1 : 0;
+		w->arg = s;
+		curl_multi_assign(s->multi, fd, w);
+		return env->watch(env->cookie, w, events, false) ? -1 : 0;
 	}
-	return rcd_watch(d, w, events, true) ? -1 : 0;
+	return env->watch(env->cookie, w, events, true) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -175,7 +179,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 			g->overflow = true;
 			return 0;	/* aborts the transfer */
 		}
-		memcpy(g->share->p + g->got, data, len);
+		memcpy(g->rd->buf + g->got, data, len);
 		g->got += len;
 		return len;
 	}
@@ -184,9 +188,9 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 /* Ends every fill of @g: its data is in place (@error 0) or not. */
-static void get_finish(struct rcd *d, struct http_get *g, int error)
+static void get_finish(struct http_get *g, int error)
 {
-	rcd_group_done(d, g->grp, error, NULL);
+	g->rd->done(g->rd, error, NULL);
 	if (g->h)
 		curl_easy_cleanup(g->h);
 	rc_curl_slist_free_wiped(g->hdrs);
@@ -195,24 +199,25 @@ static void get_finish(struct rcd *d, struct http_get *g, int error)
 
 #define CREDS_WAIT_MS 50	/* a GET waiting for the first STS answer looks again */
 
-static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms);
+static void get_schedule(struct http_get *g, uint64_t delay_ms);
 
-static void get_start(struct rcd *d, struct http_get *g)
+static void get_start(struct http_get *g)
 {
-	struct http_state *s = state(d);
-	struct http_dev *hd = g->dev->origin;
+	struct http_state *s = g->s;
+	const struct rco_env *env = s->env;
+	struct http_dev *hd = g->hd;
 	struct rc_aws *aws = NULL;
 	struct rc_err err;
 
 	if (hd->sign) {
-		aws = rcd_aws(d, &err);
+		aws = env->aws_credentials(env->cookie, &err);
 		if (!aws && err.code == EAGAIN) {
-			get_schedule(d, g, CREDS_WAIT_MS);	/* STS still answering */
+			get_schedule(g, CREDS_WAIT_MS);	/* STS still answering */
 			return;
 		}
 		if (!aws) {
-			rc_err("origin %s: %s", g->dev->info.origin, err.msg);
-			get_finish(d, g, -EACCES);
+			rc_err("origin %s: %s", g->dev->origin, err.msg);
+			get_finish(g, -EACCES);
 			return;
 		}
 	}
@@ -227,7 +232,7 @@ static void get_start(struct rcd *d, struct http_get *g)
 	g->h = curl_easy_init();
 	if (!g->h || rc_http_setup(g->h, hd->url, aws, hd->ca_bundle, g->off, g->len, hd->etag,
 					  &g->hdrs)) {
-		get_finish(d, g, -ENOMEM);
+		get_finish(g, -ENOMEM);
 		return;
 	}
 	curl_easy_setopt(g->h, CURLOPT_HEADERFUNCTION, on_header);
@@ -236,12 +241,12 @@ static void get_start(struct rcd *d, struct http_get *g)
 	curl_easy_setopt(g->h, CURLOPT_WRITEDATA, g);
 	curl_easy_setopt(g->h, CURLOPT_PRIVATE, g);
 	curl_easy_setopt(g->h, CURLOPT_ERRORBUFFER, g->errbuf);
-	curl_easy_setopt(g->h, CURLOPT_CONNECTTIMEOUT_MS, (long)d->cfg.http_connect_timeout_ms);
+	curl_easy_setopt(g->h, CURLOPT_CONNECTTIMEOUT_MS, (long)env->http.connect_timeout_ms);
 	/* a stalled transfer (no byte for http_stall_s) is retried */
 	curl_easy_setopt(g->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(g->h, CURLOPT_LOW_SPEED_TIME, (long)d->cfg.http_stall_s);
+	curl_easy_setopt(g->h, CURLOPT_LOW_SPEED_TIME, (long)env->http.stall_s);
 	if (curl_multi_add_handle(s->multi, g->h) != CURLM_OK) {
-		get_finish(d, g, -EIO);
+		get_finish(g, -EIO);
 		return;
 	}
 	g->next = s->active;
@@ -259,9 +264,9 @@ static uint64_t rand64(struct http_state *s)
 
 /* Schedules another attempt, or gives up on these blocks. */
 /* Starts @g again in @delay_ms, in due order with the other waiting GETs. */
-static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms)
+static void get_schedule(struct http_get *g, uint64_t delay_ms)
 {
-	struct http_state *s = state(d);
+	struct http_state *s = g->s;
 	struct http_get **pp;
 
 	g->due_ns = rc_now_ns() + delay_ms * 1000000ULL;
@@ -269,30 +274,30 @@ static void get_schedule(struct rcd *d, struct http_get *g, uint64_t delay_ms)
 		;
 	g->next = *pp;
 	*pp = g;
-	rearm(d);
+	rearm(s);
 }
 
-static void get_retry(struct rcd *d, struct http_get *g)
+static void get_retry(struct http_get *g)
 {
-	struct http_state *s = state(d);
+	struct http_state *s = g->s;
+	const struct rco_http_settings *set = &s->env->http;
 	uint64_t delay_ms;
 
-	if (g->attempt >= d->cfg.http_retries) {
+	if (g->attempt >= set->retries) {
 		s->failed++;
 		rc_err("origin %s: range %" PRIu64 "-%" PRIu64 " failed after %u attempts: %s",
-		       g->dev->info.origin, g->off, g->off + g->len - 1, g->attempt + 1,
+		       g->dev->origin, g->off, g->off + g->len - 1, g->attempt + 1,
 		       g->last_error);
-		get_finish(d, g, -EIO);
+		get_finish(g, -EIO);
 		return;
 	}
 	s->retried++;
-	delay_ms = rc_http_backoff_ms(d->cfg.http_backoff_ms, d->cfg.http_backoff_max_ms,
-				      g->attempt, rand64(s));
+	delay_ms = rc_http_backoff_ms(set->backoff_ms, set->backoff_max_ms, g->attempt, rand64(s));
 	g->attempt++;
 	rc_debug("origin %s: range %" PRIu64 "-%" PRIu64 ": %s; retry %u in %" PRIu64 " ms",
-		 g->dev->info.origin, g->off, g->off + g->len - 1, g->last_error, g->attempt,
+		 g->dev->origin, g->off, g->off + g->len - 1, g->last_error, g->attempt,
 		 delay_ms);
-	get_schedule(d, g, delay_ms);
+	get_schedule(g, delay_ms);
 }
 
 /*
@@ -302,9 +307,9 @@ static void get_retry(struct rcd *d, struct http_get *g)
 static bool reply_of_another_version(struct http_get *g, const struct rc_http_resp *r,
 				     char *reason, size_t len)
 {
-	struct http_dev *hd = g->dev->origin;
+	struct http_dev *hd = g->hd;
 	uint64_t last = g->off + g->len - 1;
-	const char *origin = g->dev->info.origin;
+	const char *origin = g->dev->origin;
 
 	if (hd->etag[0] && r->etag[0] && strcmp(hd->etag, r->etag)) {
 		snprintf(reason, len, "origin %s replaced: ETag \"%s\" on range %" PRIu64 "-%" PRIu64
@@ -327,9 +332,10 @@ static bool reply_of_another_version(struct http_get *g, const struct rc_http_re
 	return false;
 }
 
-static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
+static void get_done(struct http_get *g, CURLcode rc)
 {
-	struct http_dev *hd = g->dev->origin;
+	const struct rco_env *env = g->s->env;
+	struct http_dev *hd = g->hd;
 	struct rc_http_resp *r = &g->resp;
 	char why[600], reason[RCACHE_MAX_ORIGIN_LEN + 400];
 	uint64_t last = g->off + g->len - 1;
@@ -343,19 +349,19 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 				 g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));
 		if (!g->overflow && !rc_http_curl_retryable(rc)) {
 			/* an untrusted certificate stays untrusted */
-			state(d)->failed++;
-			rc_err("origin %s: %s on range %" PRIu64 "-%" PRIu64, g->dev->info.origin,
+			g->s->failed++;
+			rc_err("origin %s: %s on range %" PRIu64 "-%" PRIu64, g->dev->origin,
 			       g->last_error, g->off, last);
-			get_finish(d, g, -EIO);
+			get_finish(g, -EIO);
 			return;
 		}
-		get_retry(d, g);
+		get_retry(g);
 		return;
 	}
 	if (r->status == 206 || r->status == 200) {
 		if (reply_of_another_version(g, r, reason, sizeof(reason))) {
-			rcd_fence(d, g->dev, reason);
-			get_finish(d, g, -ESTALE);
+			env->fence(env->cookie, g->dev, reason);
+			get_finish(g, -ESTALE);
 			return;
 		}
 		if (r->status == 206 && (!r->have_range || r->range_first != g->off ||
@@ -363,7 +369,7 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 			snprintf(g->last_error, sizeof(g->last_error),
 				 "Content-Range %" PRIu64 "-%" PRIu64 " does not match the range asked",
 				 r->range_first, r->range_last);
-		} else if (r->status == 200 && (g->off != 0 || g->len != g->dev->info.origin_size)) {
+		} else if (r->status == 200 && (g->off != 0 || g->len != g->dev->size)) {
 			snprintf(g->last_error, sizeof(g->last_error),
 				 "server ignored the Range header (HTTP 200)");
 		} else if (r->content_length >= 0 && (uint64_t)r->content_length != g->len) {
@@ -374,44 +380,42 @@ static void get_done(struct rcd *d, struct http_get *g, CURLcode rc)
 			snprintf(g->last_error, sizeof(g->last_error), "short body: %zu of %zu bytes",
 				 g->got, g->len);
 		} else {
-			get_finish(d, g, 0);
+			get_finish(g, 0);
 			return;
 		}
-		get_retry(d, g);
+		get_retry(g);
 		return;
 	}
 	rc_http_s3_error(r, why, sizeof(why));
 	if (r->status == 412) {
 		snprintf(reason, sizeof(reason),
 			 "origin %s replaced: HTTP 412 on range %" PRIu64 "-%" PRIu64
-			 " (If-Match \"%s\" failed)", g->dev->info.origin, g->off, last, hd->etag);
-		rcd_fence(d, g->dev, reason);
-		get_finish(d, g, -ESTALE);
+			 " (If-Match \"%s\" failed)", g->dev->origin, g->off, last, hd->etag);
+		env->fence(env->cookie, g->dev, reason);
+		get_finish(g, -ESTALE);
 		return;
 	}
 	snprintf(g->last_error, sizeof(g->last_error), "HTTP %ld%s%s", r->status,
 		 why[0] ? " " : "", why);
 	if (rc_http_status_retryable(r->status)) {
-		get_retry(d, g);
+		get_retry(g);
 		return;
 	}
-	if ((r->status == 400 || r->status == 403) && d->aws.source == RC_CREDS_WEB_IDENTITY &&
-	    rc_http_s3_token_expired(r)) {
-		/* temporary credentials ran out: ask for new ones, try again */
-		rcd_aws_expired(d);
-		get_retry(d, g);
+	/* temporary credentials ran out: new ones are asked for, try again */
+	if ((r->status == 400 || r->status == 403) && rc_http_s3_token_expired(r) &&
+	    env->aws_expired(env->cookie)) {
+		get_retry(g);
 		return;
 	}
 	/* 403, 404, 416...: asking again will not help */
-	state(d)->failed++;
-	rc_err("origin %s: HTTP %ld%s%s on range %" PRIu64 "-%" PRIu64, g->dev->info.origin,
+	g->s->failed++;
+	rc_err("origin %s: HTTP %ld%s%s on range %" PRIu64 "-%" PRIu64, g->dev->origin,
 	       r->status, why[0] ? " " : "", why, g->off, last);
-	get_finish(d, g, r->status == 404 ? -ENOENT : r->status == 403 ? -EACCES : -EIO);
+	get_finish(g, r->status == 404 ? -ENOENT : r->status == 403 ? -EACCES : -EIO);
 }
 
-static void process_done(struct rcd *d)
+static void process_done(struct http_state *s)
 {
-	struct http_state *s = state(d);
 	CURLMsg *m;
 	int left;
 
@@ -429,13 +433,13 @@ static void process_done(struct rcd *d)
 			}
 		}
 		s->nactive--;
-		get_done(d, g, m->data.result);
+		get_done(g, m->data.result);
 	}
 }
 
-static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
+static void on_timer(struct rc_watch *w, uint32_t events)
 {
-	struct http_state *s = state(d);
+	struct http_state *s = w->arg;
 	uint64_t v, now = rc_now_ns();
 	int running;
 
@@ -450,80 +454,89 @@ static void on_timer(struct rcd *d, struct rcd_watch *w, uint32_t events)
 		struct http_get *g = s->retries;
 
 		s->retries = g->next;
-		get_start(d, g);
+		get_start(g);
 	}
-	process_done(d);
-	rcd_kick(d);
-	rearm(d);
+	process_done(s);
+	rearm(s);
 }
 
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
-static unsigned int http_spread(struct rcd *d, struct rcd_device *dev)
+static unsigned int http_spread(struct rco_handle *h)
 {
-	(void)dev;
+	struct http_state *s = ((struct http_dev *)h)->s;
+	unsigned int parallel = s->env->http.parallel;
+
 	/* idle request slots: a per-connection bandwidth cap makes parallel
 	 * GETs faster than one long one */
-	return state(d) && state(d)->nactive < d->cfg.http_parallel ?
-		d->cfg.http_parallel - state(d)->nactive : 0;
+	return s->nactive < parallel ? parallel - s->nactive : 0;
 }
 
-static void http_start(struct rcd *d, struct rcd_group *grp)
+static void http_start(struct rco_handle *h, struct rco_read *rd)
 {
+	struct http_dev *hd = (struct http_dev *)h;
 	struct http_get *g = calloc(1, sizeof(*g));
 
 	if (!g) {
-		rcd_group_done(d, grp, -ENOMEM, "GET setup");
+		rd->done(rd, -ENOMEM, "GET setup");
 		return;
 	}
-	g->grp = grp;
-	g->dev = grp->dev;
-	g->share = grp->share;
-	g->off = grp->off;
-	g->len = grp->len;
-	get_start(d, g);
+	g->rd = rd;
+	g->s = hd->s;
+	g->hd = hd;
+	g->dev = hd->dev;
+	g->off = rd->off;
+	g->len = rd->len;
+	get_start(g);
 }
 
 /* ------------------------------------------------------------------ */
 /* Devices                                                             */
 
-static int http_init(struct rcd *d, struct rc_err *err)
+static void http_destroy(struct rco_backend *b);
+
+static struct rco_backend *http_create(const struct rco_env *env, struct rc_err *err)
 {
 	struct http_state *s;
 
-	if (d->http)
-		return 0;
-	/* curl_global_init() is rcd_run()'s, before any thread starts */
+	/* curl_global_init() is the daemon's, before any thread starts */
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		return rc_errf(err, ENOMEM, "out of memory");
+	if (!s) {
+		rc_errf(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->env = env;
 	s->multi = curl_multi_init();
 	s->timer_w.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	s->timer_w.fn = on_timer;
+	s->timer_w.arg = s;
 	s->rng = rc_now_ns() | 1;
 	if (!s->multi || s->timer_w.fd < 0) {
 		if (s->multi)
 			curl_multi_cleanup(s->multi);
+		if (s->timer_w.fd >= 0)
+			close(s->timer_w.fd);
 		free(s);
-		return rc_errf(err, EIO, "libcurl multi or timerfd setup failed");
+		rc_errf(err, EIO, "libcurl multi or timerfd setup failed");
+		return NULL;
 	}
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, d);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, d);
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.http_parallel * 2);
-	d->http = s;
-	if (rcd_watch(d, &s->timer_w, EPOLLIN, false)) {
-		rcd_http_exit(d);
-		return rc_errf(err, errno, "epoll: %s", strerror(errno));
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)env->http.parallel * 2);
+	if (env->watch(env->cookie, &s->timer_w, EPOLLIN, false)) {
+		rc_errf(err, errno, "epoll: %s", strerror(errno));
+		http_destroy((struct rco_backend *)s);
+		return NULL;
 	}
-	return 0;
+	return (struct rco_backend *)s;
 }
 
-void rcd_http_exit(struct rcd *d)
+static void http_destroy(struct rco_backend *b)
 {
-	struct http_state *s = state(d);
+	struct http_state *s = (struct http_state *)b;
 	struct http_get *g;
 
 	if (!s)
@@ -532,70 +545,70 @@ void rcd_http_exit(struct rcd *d)
 	while ((g = s->active)) {
 		s->active = g->next;
 		curl_multi_remove_handle(s->multi, g->h);
-		get_finish(d, g, -ECANCELED);
+		get_finish(g, -ECANCELED);
 	}
 	while ((g = s->retries)) {
 		s->retries = g->next;
-		get_finish(d, g, -ECANCELED);
+		get_finish(g, -ECANCELED);
 	}
 	curl_multi_cleanup(s->multi);
-	rcd_unwatch(d, &s->timer_w);
+	s->env->unwatch(s->env->cookie, &s->timer_w);
 	close(s->timer_w.fd);
 	free(s);
-	d->http = NULL;
 }
 
-static int http_open(struct rcd *d, struct rcd_device *dev, struct rc_err *err)
+static int http_open(struct rco_backend *b, struct rco_device *dev, struct rco_handle **h,
+		     struct rc_err *err)
 {
+	struct http_state *s = (struct http_state *)b;
+	const struct rco_env *env = s->env;
 	struct http_dev *hd;
 	struct rc_aws *aws = NULL;
 	int r;
 
-	r = http_init(d, err);
-	if (r)
-		return r;
 	hd = calloc(1, sizeof(*hd));
 	if (!hd)
 		return rc_errf(err, ENOMEM, "out of memory");
-	hd->sign = dev->url.kind == RC_ORIGIN_S3;
+	hd->s = s;
+	hd->dev = dev;
+	hd->sign = dev->url->kind == RC_ORIGIN_S3;
 	if (hd->sign) {
-		aws = rcd_aws_settings(d, err);
+		aws = env->aws_settings(env->cookie, err);
 		if (!aws) {
 			free(hd);
-			return rc_err_prefix(err, "origin %s", dev->info.origin);
+			return rc_err_prefix(err, "origin %s", dev->origin);
 		}
 	}
-	r = rc_http_object_url(dev->info.origin, &dev->url, aws, hd->url, sizeof(hd->url), err);
+	r = rc_http_object_url(dev->origin, dev->url, aws, hd->url, sizeof(hd->url), err);
 	if (r) {
 		explicit_bzero(hd, sizeof(*hd));
 		free(hd);
 		return r;
 	}
-	rc_http_identity_etag(dev->info.identity, hd->etag, sizeof(hd->etag));
-	hd->mtime = rc_http_identity_mtime(dev->info.identity);
-	hd->size = rc_http_identity_size(dev->info.identity);
-	rc_aws_ca_bundle(&d->conf, hd->ca_bundle, sizeof(hd->ca_bundle));
-	dev->origin = hd;
+	rc_http_identity_etag(dev->identity, hd->etag, sizeof(hd->etag));
+	hd->mtime = rc_http_identity_mtime(dev->identity);
+	hd->size = rc_http_identity_size(dev->identity);
+	rc_aws_ca_bundle(env->conf, hd->ca_bundle, sizeof(hd->ca_bundle));
+	*h = (struct rco_handle *)hd;
 	return 0;
 }
 
-static void http_close(struct rcd *d, struct rcd_device *dev)
+static void http_close(struct rco_handle *h)
 {
-	(void)d;
-	if (dev->origin)	/* the URL's query may be a presigned credential */
-		explicit_bzero(dev->origin, sizeof(struct http_dev));
-	free(dev->origin);
-	dev->origin = NULL;
+	if (h)	/* the URL's query may be a presigned credential */
+		explicit_bzero(h, sizeof(struct http_dev));
+	free(h);
 }
 
-static int http_check(struct rcd *d, struct rcd_device *dev)
+static int http_check(struct rco_handle *h)
 {
-	(void)d;
-	return dev->stale ? -ESTALE : 0;
+	return ((struct http_dev *)h)->dev->stale ? -ESTALE : 0;
 }
 
-const struct rcd_origin_ops rcd_origin_http = {
+const struct rco_ops rco_http_ops = {
 	.name = "http",
+	.create = http_create,
+	.destroy = http_destroy,
 	.open = http_open,
 	.close = http_close,
 	.check = http_check,

@@ -17,15 +17,6 @@ static const char *secret_dir(void)
 	return d && *d ? d : RC_SECRET_DIR;
 }
 
-bool rc_secret_name_ok(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!n || n > 127 || name[0] == '.')
-		return false;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 static int secret_path(const char *name, char *out, size_t len)
 {
 	int n = snprintf(out, len, "%s/%s", secret_dir(), name);
@@ -153,25 +144,4 @@ void rc_secret_forget(const char *name)
 
 	if (rc_secret_name_ok(name) && !secret_path(name, path, sizeof(path)))
 		unlink(path);
-}
-
-const char *rc_origin_shown(const char *origin, char *buf, size_t len)
-{
-	const char *q = rc_origin_is_http(origin) ? strchr(origin, '?') : NULL;
-
-	if (!q)
-		return origin;
-	snprintf(buf, len, "%.*s?...", (int)(q - origin), origin);
-	return buf;
-}
-
-bool rc_origin_same_object(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	if (!rc_origin_is_http(a) || !rc_origin_is_http(b))
-		return !strcmp(a, b);
-	la = strcspn(a, "?#");
-	lb = strcspn(b, "?#");
-	return la == lb && !strncmp(a, b, la);
 }

@@ -17,12 +17,9 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "origin/url.h"	/* RC_SECRET_REF, rc_origin_shown(): the URL side */
 
 #define RC_SECRET_DIR "/run/rcache/secrets"
-#define RC_SECRET_REF "#secret="
-
-/* A secret's name: a device name of A-Z a-z 0-9 . _ - (at most 127). */
-bool rc_secret_name_ok(const char *name);
 
 /*
  * Writes @origin's query string to the file for @name (mode 0600) and puts
@@ -37,11 +34,5 @@ int rc_secret_resolve(const char *origin, char *out, size_t outlen, struct rc_er
 
 /* Removes the file of @name, if any. */
 void rc_secret_forget(const char *name);
-
-/* @origin as logs may show it: an http(s) query string as "?...". */
-const char *rc_origin_shown(const char *origin, char *buf, size_t len);
-
-/* The same object?  http(s) origins compare without query or reference. */
-bool rc_origin_same_object(const char *a, const char *b);
 
 #endif

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "origin/origin_secret.h"
 #include "origin/url.h"
 #include "linux/dm-rcache.h"
+
+bool rc_secret_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!n || n > 127 || name[0] == '.')
+		return false;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
 
 static int hexval(int c)
 {
@@ -119,4 +128,25 @@ int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err)
 	return rc_errf(err, EINVAL,
 		       "origin URL %s: unsupported scheme (expected file:///path, s3://bucket/key or https://host/path)",
 		       shown);
+}
+
+const char *rc_origin_shown(const char *origin, char *buf, size_t len)
+{
+	const char *q = rc_origin_is_http(origin) ? strchr(origin, '?') : NULL;
+
+	if (!q)
+		return origin;
+	snprintf(buf, len, "%.*s?...", (int)(q - origin), origin);
+	return buf;
+}
+
+bool rc_origin_same_object(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (!rc_origin_is_http(a) || !rc_origin_is_http(b))
+		return !strcmp(a, b);
+	la = strcspn(a, "?#");
+	lb = strcspn(b, "?#");
+	return la == lb && !strncmp(a, b, la);
 }

@@ -12,6 +12,8 @@
 #define RCACHE_URL_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -42,5 +44,20 @@ static inline int rc_url_is_http(const struct rc_url *u)
 }
 
 int rc_url_parse(const char *url, struct rc_url *out, struct rc_err *err);
+
+/*
+ * An http(s) URL's query string may be a credential (a presigned URL): the
+ * table holds the reference URL#secret=NAME instead, and origin_secret.c
+ * keeps the query in a file named NAME.
+ */
+#define RC_SECRET_REF "#secret="
+/* A secret's name: a device name of A-Z a-z 0-9 . _ - (at most 127). */
+bool rc_secret_name_ok(const char *name);
+
+/* @origin as logs may show it: an http(s) query string as "?...". */
+const char *rc_origin_shown(const char *origin, char *buf, size_t len);
+
+/* The same object?  http(s) origins compare without query or reference. */
+bool rc_origin_same_object(const char *a, const char *b);
 
 #endif

@@ -9,7 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "k8s/topology.h"
+#include "kernel/topology.h"
 #include "common/json.h"
 
 static const char *topo_root_override;
